@@ -1,0 +1,78 @@
+"""The backend protocol: the small surface every inference library is wrapped behind.
+
+A backend loads one model artifact, turns text into token ids, generates token ids one
+at a time (greedy), and optionally scores continuations. Everything else (speed timing,
+perplexity, multiple choice, parity) lives in scenarios/ and is written once on top.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    """What a worker hands a backend: the artifact (GGUF file or ONNX folder) and limits."""
+
+    path: str
+    threads: int
+    n_ctx: int
+    options: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ScoreRequest:
+    context: tuple[int, ...]
+    continuation: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    """logprob: sum of the continuation tokens' log-probabilities; is_greedy: every token was
+    the argmax; n_tokens: continuation length."""
+
+    logprob: float
+    is_greedy: bool
+    n_tokens: int
+
+
+class Backend(ABC):
+    """Base class: subclasses implement load, tokenize, vocab_size and generate."""
+
+    name: ClassVar[str]
+    capabilities: ClassVar[frozenset[str]] = frozenset({"generate"})
+    #: which artifact the backend reads: "gguf" (the catalogue file) or "onnx" (prepared folder)
+    artifact: ClassVar[str] = "gguf"
+    #: importable modules it needs; checked without importing them
+    requires: ClassVar[tuple[str, ...]] = ()
+
+    @abstractmethod
+    def load(self, request: LoadRequest) -> None: ...
+
+    @abstractmethod
+    def tokenize(self, text: str, *, add_special: bool = False) -> list[int]: ...
+
+    @abstractmethod
+    def vocab_size(self) -> int: ...
+
+    @abstractmethod
+    def generate(self, prompt: Sequence[int], max_new_tokens: int, *,
+                 ignore_eos: bool = False) -> Iterator[int]:
+        """Yield greedy token ids one by one, starting from an empty cache.
+
+        Work for the prompt must happen inside the first next(), not before, so the
+        caller's clock covers it.
+        """
+
+    def score(self, requests: Sequence[ScoreRequest]) -> list[ScoreResult]:
+        raise NotImplementedError(f"backend {self.name!r} cannot score continuations")
+
+    def info(self) -> dict:
+        """Facts about the loaded model and runtime, recorded with every result."""
+        return {}
+
+    def close(self) -> None:
+        """Release the model; safe to call twice."""

@@ -1,0 +1,87 @@
+"""A deterministic fake backend for the test suite (listed only when
+SLLM_BENCH_TEST_BACKENDS is set). It tokenizes bytes, "generates" a fixed function of the
+prompt, sleeps to imitate compute, and can inject faults, chosen by the model's options:
+
+  prefill_ms_per_token, decode_ms_per_token   simulated compute time
+  fault: kill | segfault | raise | hang | exit | leak    what goes wrong
+  fault_after_tokens: N                       ...after N generated tokens in this process
+  leak_mb_per_token                           memory kept per token (with fault: leak)
+  nondeterministic: true                      outputs vary between processes
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Iterator, Sequence
+
+from harness.backends.base import Backend, LoadRequest, ScoreRequest, ScoreResult
+
+VOCAB = 512
+
+
+class FakeBackend(Backend):
+    name = "fake"
+    capabilities = frozenset({"generate", "score"})
+    artifact = "gguf"
+
+    def load(self, request: LoadRequest) -> None:
+        if not os.path.isfile(request.path):
+            raise FileNotFoundError(request.path)
+        self.opts = dict(request.options)
+        self.generated = 0
+        self._leak: list[bytearray] = []
+        self._salt = os.getpid() if self.opts.get("nondeterministic") else 0
+        time.sleep(float(self.opts.get("load_ms", 5)) / 1000)
+
+    def tokenize(self, text: str, *, add_special: bool = False) -> list[int]:
+        return list(text.encode("utf-8"))
+
+    def vocab_size(self) -> int:
+        return VOCAB
+
+    def _tick(self) -> None:
+        self.generated += 1
+        after = self.opts.get("fault_after_tokens")
+        fault = self.opts.get("fault")
+        if fault == "leak":
+            self._leak.append(bytearray(int(float(self.opts.get("leak_mb_per_token", 1)) * 2**20)))
+        if not fault or after is None or self.generated < int(after):
+            return
+        if fault == "kill":
+            import signal
+
+            os.kill(os.getpid(), signal.SIGKILL)
+        elif fault == "segfault":
+            import ctypes
+
+            ctypes.string_at(0)
+        elif fault == "raise":
+            raise RuntimeError("fake backend: injected failure")
+        elif fault == "hang":
+            time.sleep(3600)
+        elif fault == "exit":
+            os._exit(3)
+
+    def generate(self, prompt: Sequence[int], max_new_tokens: int, *,
+                 ignore_eos: bool = False) -> Iterator[int]:
+        state = (sum(prompt) + self._salt) % VOCAB
+        time.sleep(len(prompt) * float(self.opts.get("prefill_ms_per_token", 0.01)) / 1000)
+        for i in range(max_new_tokens):
+            if i:
+                time.sleep(float(self.opts.get("decode_ms_per_token", 0.2)) / 1000)
+            state = (state * 31 + 7 + i) % VOCAB
+            self._tick()
+            yield state
+
+    def score(self, requests: Sequence[ScoreRequest]) -> list[ScoreResult]:
+        out = []
+        for r in requests:
+            lp = -sum(((t + len(r.context)) % 7 + 1) * 0.25 for t in r.continuation)
+            out.append(ScoreResult(logprob=lp, is_greedy=math.isclose(lp, -0.25 * len(r.continuation)),
+                                   n_tokens=len(r.continuation)))
+        return out
+
+    def info(self) -> dict:
+        return {"fake": True}

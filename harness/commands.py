@@ -1,0 +1,176 @@
+"""The CLI's commands. Each takes the parsed arguments and returns an exit code."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from harness.errors import BenchError, ConfigError
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
+
+
+def _catalogue(args):
+    from harness.config import load_catalogue, project_root
+
+    path = Path(args.models_file) if args.models_file else project_root() / "models.yaml"
+    return load_catalogue(path), path.resolve()
+
+
+def _model_spec(catalogue, name: str):
+    from harness.models import adhoc_spec
+
+    try:
+        return catalogue.get(name)
+    except KeyError as e:
+        if name.endswith(".gguf") or Path(name).exists():
+            return adhoc_spec(name)
+        raise ConfigError(e.args[0]) from None
+
+
+def _resolve_models(args, catalogue, cat_path: Path) -> dict:
+    from harness.models import resolve
+    from harness.session import ResolvedModel
+
+    names = _split(args.model) or [catalogue.default]
+    out = {}
+    for name in names:
+        spec = _model_spec(catalogue, name)
+        path, digest = resolve(spec, cat_path.parent)
+        out[spec.id] = ResolvedModel(spec, path, digest)
+    return out
+
+
+def _backends(args) -> list[str]:
+    from harness import backends as reg
+
+    names = _split(args.backend)
+    if not names:
+        names = [b for b in reg.DEFAULT_BACKENDS if reg.available(b)]
+        if not names:
+            raise BenchError("no backend library is installed: pip install 'sllm-bench[all]'")
+        return names
+    for b in names:
+        reg.backend_class(b)  # unknown or not installed -> BenchError
+    return list(dict.fromkeys(names))
+
+
+def _host_warnings(device) -> list[str]:
+    from harness.measure.host import fingerprint
+
+    host = fingerprint()
+    warn = []
+    if device.core_count() > host["cores_allowed"]:
+        warn.append(f"this host allows {host['cores_allowed']} core(s), fewer than the "
+                    f"{device.core_count()} of profile {device.name!r}: results understate it")
+    if device.memory_mb and device.memory_mb * 2**20 > host["memory_bytes"]:
+        warn.append(f"this host has less memory than profile {device.name!r} "
+                    f"({device.memory_mb} MB)")
+    return warn
+
+
+def cmd_run(args) -> int:
+    from harness import plan, printers
+    from harness.config import load_device, project_root
+    from harness.session import Session
+
+    if args.reps < 1:
+        raise BenchError(f"--reps: must be at least 1, got {args.reps}")
+    if args.warmup < 0:
+        raise BenchError(f"--warmup: must be 0 or more, got {args.warmup}")
+    if args.timeout <= 0:
+        raise BenchError(f"--timeout: must be positive, got {args.timeout}")
+    prompts = plan.parse_int_list(args.prompt, "--prompt")
+    gens = plan.parse_int_list(args.gen, "--gen")
+    if min(gens) < 2:
+        raise BenchError("--gen: at least 2 tokens are needed to measure decode speed")
+    catalogue, cat_path = _catalogue(args)
+    device = load_device(args.device)
+    threads = (plan.parse_int_list(args.threads, "--threads") if args.threads
+               else [device.resolve_threads()])
+    backends = _backends(args)
+    models = _resolve_models(args, catalogue, cat_path)
+    jobs = plan.build(list(models), backends, threads, prompts, gens, repetitions=args.reps,
+                      warmup=args.warmup, context_size=device.context_size)
+    for w in _host_warnings(device):
+        _log(f"warning: {w}")
+    _log(f"plan (device {device.name}, pinned to CPUs {device.cpu_set()}):")
+    for line in plan.describe(jobs):
+        _log(line)
+    if args.dry_run:
+        return 0
+    out_dir = Path(args.out) if args.out else project_root() / "results" / "runs"
+    printer = printers.make(args.format)
+    session = Session(models=models, device=device, jobs=jobs, out_dir=out_dir,
+                      catalogue_path=cat_path, precision=args.precision,
+                      timeout_s=args.timeout, sinks=[printer.record], log=_log,
+                      argv=sys.argv[1:])
+    printer.header()
+    total = sum(len(j.settings) * j.repetitions for j in jobs)
+    show = not args.no_progress and sys.stderr.isatty()
+    if show:
+        from harness.progress import RichProgress
+
+        with RichProgress(total) as progress:
+            session.progress = progress
+            records = session.execute()
+    else:
+        records = session.execute()
+    printer.footer()
+    failed = [r for r in records if r["status"] != "ok"]
+    _log(f"results: {session.run_dir} ({len(records)} record(s), {len(failed)} failed)")
+    return 1 if failed else 0
+
+
+def cmd_prepare(args) -> int:
+    from harness import prepare
+    from harness.models import resolve
+
+    catalogue, cat_path = _catalogue(args)
+    spec = _model_spec(catalogue, args.model)
+    path, digest = resolve(spec, cat_path.parent)
+    folder = prepare.prepare_onnx(path, digest, args.precision, log=_log)
+    print(folder)
+    return 0
+
+
+def cmd_models(args) -> int:
+    catalogue, _ = _catalogue(args)
+    print("| id | format | source | parameters | quantization | license |\n|---|---|---|---|---|---|")
+    for m in catalogue.models:
+        src = m.source
+        where = {"package": lambda s: f"package {s.distribution}",
+                 "path": lambda s: f"path {s.path}",
+                 "hub": lambda s: f"hub {s.repo}/{s.file}"}[src.kind](src)
+        mark = " (default)" if m.id == catalogue.default else ""
+        print(f"| {m.id}{mark} | {m.format} | {where} | {m.parameters or '-'} | "
+              f"{m.quantization or '-'} | {m.license or '-'} |")
+    return 0
+
+
+def cmd_devices(args) -> int:
+    from harness.config import list_devices, load_device
+
+    print("| name | threads | cores | memory budget MB | budgets | description |\n"
+          "|---|---|---|---|---|---|")
+    for name in list_devices():
+        d = load_device(name)
+        print(f"| {d.name} | {d.threads} | {d.cores} | {d.memory_budget_mb or '-'} | "
+              f"{len(d.budgets)} | {d.description} |")
+    return 0
+
+
+def cmd_backends(args) -> int:
+    from harness import backends as reg
+
+    for name in reg.names():
+        missing = reg.missing_modules(name)
+        state = "available" if not missing else f"missing {', '.join(missing)}"
+        print(f"{name:14s} {state}")
+    return 0

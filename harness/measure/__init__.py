@@ -1,0 +1,1 @@
+"""Measurement primitives: statistics over raw samples, process memory, host fingerprint."""

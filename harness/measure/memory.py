@@ -1,0 +1,50 @@
+"""Resident memory of the current process.
+
+Peak memory is VmHWM ("high water mark" of resident set size) from /proc/self/status,
+read inside the freshly spawned worker that ran the model, so it covers exactly that
+process's life. Where /proc is unavailable, psutil's peak working set (Windows) or
+ru_maxrss (macOS, BSD) of the worker itself is used.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+MB = 1024 * 1024
+
+
+def _proc_status_kb(field: str) -> int | None:
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident set size of this process so far, in bytes."""
+    kb = _proc_status_kb("VmHWM")
+    if kb is not None:
+        return kb * 1024
+    import psutil
+
+    info = psutil.Process().memory_info()
+    if hasattr(info, "peak_wset"):
+        return int(info.peak_wset)
+    import resource
+
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(maxrss if sys.platform == "darwin" else maxrss * 1024)
+
+
+def current_rss_bytes() -> int:
+    kb = _proc_status_kb("VmRSS")
+    if kb is not None:
+        return kb * 1024
+    import psutil
+
+    return int(psutil.Process(os.getpid()).memory_info().rss)

@@ -1,0 +1,211 @@
+"""GGUF -> ONNX for the onnxruntime and ort_genai backends, cached by content.
+
+Steps: transformers loads the GGUF file and dequantizes it (AutoModelForCausalLM and
+AutoTokenizer with gguf_file=...), saves a float32 safetensors folder, and the
+onnxruntime-genai model builder (its Python API) turns that folder into model.onnx
+(+ model.onnx.data), genai_config.json and tokenizer files, at precision int4 or fp32 for
+the CPU execution provider. The builder's direct GGUF input takes only fp16/fp32 GGUF,
+hence the detour through transformers.
+
+Cache: <root>/onnx/<sha256[:16]>-<precision>-genai<version>/, root = $SLLM_BENCH_CACHE or
+~/.cache/sllm-bench. A build goes to a temporary sibling folder that is renamed into place
+when complete, so a crash never leaves a half-built entry. prepared.json in the folder
+records the GGUF sha256, the precision, the library versions and the build time; the
+builder's console output is kept in build.log (and next to the cache entry on failure).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import importlib.util
+import json
+import logging
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from harness.errors import BackendUnavailable, ModelError
+
+PRECISIONS = ("int4", "fp32")
+CACHE_ENV = "SLLM_BENCH_CACHE"
+PREPARED_JSON = "prepared.json"
+BUILD_LOG = "build.log"
+#: importable modules the conversion needs, and the extra that installs them
+_NEEDS = ("transformers", "torch", "accelerate", "gguf", "onnx", "onnx_ir", "onnxruntime",
+          "onnxruntime_genai")
+
+
+def cache_root() -> Path:
+    """$SLLM_BENCH_CACHE, else ~/.cache/sllm-bench."""
+    env = os.environ.get(CACHE_ENV)
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "sllm-bench"
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _check_precision(precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise ModelError(f"unknown ONNX precision {precision!r} (choose from {', '.join(PRECISIONS)})")
+
+
+def onnx_dir(sha256: str, precision: str) -> Path:
+    """The cache folder of one GGUF file (by sha256) at one precision, for the installed
+    onnxruntime-genai version (a new builder version gets a new entry)."""
+    _check_precision(precision)
+    if not re.fullmatch(r"[0-9a-fA-F]{16,64}", sha256 or ""):
+        raise ModelError(f"not a sha256 digest: {sha256!r}")
+    genai = _version("onnxruntime-genai")
+    if genai is None:
+        raise BackendUnavailable("ONNX models need onnxruntime-genai: pip install 'sllm-bench[onnx]'")
+    return cache_root() / "onnx" / f"{sha256[:16].lower()}-{precision}-genai{genai}"
+
+
+def is_prepared(sha256: str, precision: str) -> bool:
+    """True when the cache entry is complete (it has prepared.json and genai_config.json)."""
+    folder = onnx_dir(sha256, precision)
+    return (folder / PREPARED_JSON).is_file() and (folder / "genai_config.json").is_file()
+
+
+def prepare_onnx(gguf_path: Path, sha256: str, precision: str, *,
+                 log: Callable[[str], None] = lambda msg: None) -> Path:
+    """Return the ONNX folder for this GGUF file and precision, building it if missing.
+
+    Raises ModelError on a bad precision or digest, a missing file or a failed
+    conversion, BackendUnavailable when a conversion library is not installed."""
+    final = onnx_dir(sha256, precision)
+    if is_prepared(sha256, precision):
+        return final
+    gguf_path = Path(gguf_path)
+    if not gguf_path.is_file():
+        raise ModelError("GGUF file not found", path=gguf_path)
+    missing = [m for m in _NEEDS if importlib.util.find_spec(m) is None]
+    if missing:
+        raise BackendUnavailable(f"preparing ONNX needs {', '.join(missing)}: "
+                                 "pip install 'sllm-bench[onnx]'")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    try:
+        out = work / "onnx"
+        out.mkdir()
+        build_log = out / BUILD_LOG
+        started = time.time()
+        try:
+            log(f"prepare: dequantizing {gguf_path.name} with transformers")
+            with _captured(build_log):
+                _gguf_to_safetensors(gguf_path, work / "hf")
+            log(f"prepare: building {precision} ONNX with the onnxruntime-genai model builder")
+            with _captured(build_log):
+                _build_onnx(work / "hf", out, precision, work / "builder-cache")
+        except Exception as e:  # any library failure becomes one line, with the log kept
+            kept = final.parent / f"{final.name}.failed.log"
+            if build_log.is_file():
+                shutil.copyfile(build_log, kept)
+            raise ModelError(f"cannot convert {gguf_path.name} to ONNX {precision}: "
+                             f"{type(e).__name__}: {_first_line(e)} (log: {kept})") from None
+        _write_prepared(out, sha256, precision, gguf_path, time.time() - started)
+        try:
+            os.rename(out, final)
+        except OSError:
+            if not is_prepared(sha256, precision):  # not a concurrent build that won the race
+                raise
+        (final.parent / f"{final.name}.failed.log").unlink(missing_ok=True)
+        log(f"prepare: {final} ({time.time() - started:.0f} s)")
+        return final
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else "(no message)"
+
+
+def _gguf_to_safetensors(gguf_path: Path, out: Path) -> None:
+    """Dequantize the GGUF file to a float32 transformers checkpoint in `out`."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+    folder, name = str(gguf_path.parent), gguf_path.name
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+    model = AutoModelForCausalLM.from_pretrained(
+        folder, gguf_file=name, dtype=torch.float32,
+        quantization_config=GgufConfig(dequantize=True))  # plain tensors: serializable
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    del model
+
+
+def _build_onnx(hf_dir: Path, out: Path, precision: str, cache_dir: Path) -> None:
+    """Run the onnxruntime-genai model builder on a transformers folder (CPU provider)."""
+    from onnxruntime_genai.models import builder
+
+    args = (None, str(hf_dir), str(out), precision, "cpu", str(cache_dir))
+    options = builder.parse_extra_options(*args, [])
+    _flatten_layered_rope(options["hf_details"]["hf_config"])
+    builder.create_model(*args, **options)
+
+
+def _flatten_layered_rope(config) -> None:
+    """Gemma 3 configs from transformers 5 keep RoPE per layer type
+    ({"full_attention": {...}, "sliding_attention": {...}}); this builder's Gemma 3 reads
+    the older flat form (rope_theta, rope_local_base_freq), so give it that."""
+    rope = getattr(config, "rope_parameters", None)
+    if not (isinstance(rope, dict) and "rope_type" not in rope and "full_attention" in rope):
+        return
+    config.rope_theta = rope["full_attention"]["rope_theta"]
+    if "sliding_attention" in rope:
+        config.rope_local_base_freq = rope["sliding_attention"]["rope_theta"]
+    config.rope_parameters = dict(rope["full_attention"])
+
+
+def _write_prepared(out: Path, sha256: str, precision: str, gguf_path: Path,
+                    seconds: float) -> None:
+    record = {
+        "gguf_sha256": sha256.lower(),
+        "gguf_file": gguf_path.name,
+        "precision": precision,
+        "execution_provider": "cpu",
+        "versions": {d: _version(d) for d in ("transformers", "onnxruntime-genai", "torch",
+                                              "onnxruntime")},
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "build_seconds": round(seconds, 1),
+    }
+    (out / PREPARED_JSON).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+
+
+@contextlib.contextmanager
+def _captured(log_file: Path) -> Iterator[None]:
+    """Send stdout/stderr (Python and native) to log_file, and undo any root-logger
+    handlers the libraries install meanwhile (onnxruntime's quantizer calls basicConfig)."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(log_file, "ab") as f:
+        os.dup2(f.fileno(), 1)
+        os.dup2(f.fileno(), 2)
+        try:
+            with contextlib.redirect_stdout(sys.__stdout__), contextlib.redirect_stderr(sys.__stderr__):
+                yield
+        finally:
+            for stream in (sys.__stdout__, sys.__stderr__):
+                if stream is not None:
+                    stream.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+            root.handlers[:] = handlers
+            root.setLevel(level)

@@ -1,0 +1,1 @@
+"""Scenarios: what is measured, written once on top of the backend protocol."""

