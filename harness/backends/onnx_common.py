@@ -33,6 +33,8 @@ class OnnxModel:
     names: dict[str, str]
     #: past and present share one buffer of the full length (GroupQueryAttention models)
     share_buffer: bool
+    #: attention window of sliding-window layers (0: none); a shared buffer holds at least this
+    window: int
     #: decoder session options as written by the model builder
     session_options: dict
     #: prepared.json (empty when the folder was not made by harness.prepare)
@@ -89,6 +91,7 @@ def load_onnx_model(folder: str | Path) -> OnnxModel:
             context_length=int(model.get("context_length", 0)),
             names=names,
             share_buffer=bool(cfg.get("search", {}).get("past_present_share_buffer", False)),
+            window=int((dec.get("sliding_window") or {}).get("window_size", 0)),
             session_options=dict(dec.get("session_options", {})),
             prepared=read_prepared(folder),
         )

@@ -172,6 +172,7 @@ class _IoSpec:
         self.vocab = info.vocab_size
         self.kv_shape = (1, info.num_kv_heads, 0, info.head_size)  # length goes in [2]
         self.share_buffer = info.share_buffer
+        self.window = info.window
 
 
 class _Sequence:
@@ -186,6 +187,7 @@ class _Sequence:
         self.length = 0
         self._stepping = False
         if spec.share_buffer:
+            capacity = max(capacity, spec.window)  # GroupQueryAttention's sliding window needs it
             shape = spec.kv_shape[:2] + (capacity,) + spec.kv_shape[3:]
             for past, present in zip(spec.past, spec.present):
                 value = ort.OrtValue.ortvalue_from_shape_and_type(shape, spec.kv_type)

@@ -61,7 +61,9 @@ class OrtGenaiBackend(Backend):
         og = self._og
         total = len(prompt) + max_new_tokens
         params = og.GeneratorParams(self._model)
-        params.set_search_options(do_sample=False, max_length=total,
+        # a sliding-window model's cache must hold at least its window; the loop below
+        # stops after max_new_tokens whatever max_length says
+        params.set_search_options(do_sample=False, max_length=max(total, self._info.window),
                                   min_length=total if ignore_eos else 0)
         generator = og.Generator(self._model, params)
         generator.append_tokens(list(prompt))

@@ -1,0 +1,57 @@
+import io
+import json
+
+from harness import printers
+from harness.provenance import environment
+from harness.results import Measurement, make_record
+
+
+def record(backend="llama_cpp", decode=(100.0, 110.0, 90.0), error=None):
+    ms = None if error else [
+        Measurement("ttft_ms", "ms", False, (50.0, 52.0, 48.0)),
+        Measurement("prefill_tps", "tokens/s", True, (2560.0, 2461.5, 2666.7)),
+        Measurement("decode_tps", "tokens/s", True, decode),
+        Measurement("itl_ms", "ms", False, (9.0, 10.0, 11.0, 12.0)),
+        Measurement("load_s", "s", False, (0.25,)),
+        Measurement("peak_rss_mb", "MB", False, (200.0,)),
+        Measurement("model_size_mb", "MB", False, (93.8,)),
+    ]
+    return make_record(run_id="r1", seq=0, started_at="t", model={"id": "m", "format": "gguf",
+                       "sha256": None, "size_bytes": 1}, backend={"name": backend},
+                       device={"name": "host"}, task={"name": "speed", "version": 1},
+                       params={"prompt_tokens": 128, "gen_tokens": 64, "threads": 2},
+                       env=environment(), measurements=ms, error=error)
+
+
+def render(fmt, recs):
+    out = io.StringIO()
+    p = printers.make(fmt, out)
+    p.header()
+    for r in recs:
+        p.record(r)
+    p.footer()
+    return out.getvalue()
+
+
+def test_markdown_table_per_backend_with_median_and_spread():
+    text = render("markdown", [record(), record(), record("onnxruntime"),
+                               record("onnxruntime", error={"kind": "crash", "message": "boom"})])
+    assert text.count("### ") == 2 and "### onnxruntime on host" in text
+    assert ("| m | 2 | 128 | 64 | 50.0 ± 2.0 | 2560.0 ± 102.6 | 100.0 ± 10.0 | "
+            "10.50 / 11.70 / 11.97 | 0.25 | 200.0 | 93.8 |") in text
+    assert "| m | 2 | 128 | 64 | FAILED: crash: boom |" in text
+
+
+def test_csv_has_header_and_numeric_columns():
+    lines = render("csv", [record()]).splitlines()
+    assert lines[0] == ",".join(printers.COLUMNS)
+    row = dict(zip(printers.COLUMNS, lines[1].split(",")))
+    assert row["decode_tps"] == "100.0" and row["decode_tps_sd"] == "10.0"
+    assert row["status"] == "ok" and row["itl_p99_ms"] == "11.97"
+
+
+def test_json_and_jsonl_agree():
+    recs = [record(), record("onnxruntime")]
+    arr = json.loads(render("json", recs))
+    lines = [json.loads(x) for x in render("jsonl", recs).splitlines()]
+    assert arr == lines and arr[1]["backend"] == "onnxruntime" and arr[0]["ttft_ms"] == 50.0
