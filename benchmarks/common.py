@@ -1,0 +1,61 @@
+"""Helpers for the overhead benchmarks: alternate A and B in one run, report ratios.
+
+The machine is shared and noisy, so absolute figures across runs mean little; each
+benchmark interleaves its two contenders (A, B, A, B, ...) in one process and reports
+the ratio of their medians with a bootstrap interval.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from collections.abc import Callable
+
+
+def alternate(contenders: dict[str, Callable[[], dict[str, float]]], rounds: int,
+              warmup: int = 1) -> dict[str, dict[str, list[float]]]:
+    """Call each contender once per round, in turn; collect their metric samples."""
+    for _ in range(warmup):
+        for fn in contenders.values():
+            fn()
+    out: dict[str, dict[str, list[float]]] = {name: {} for name in contenders}
+    for r in range(rounds):
+        order = list(contenders) if r % 2 == 0 else list(reversed(contenders))
+        for name in order:
+            for metric, value in contenders[name]().items():
+                out[name].setdefault(metric, []).append(value)
+        print(f"  round {r + 1}/{rounds}", file=sys.stderr, flush=True)
+    return out
+
+
+def ratio_report(samples: dict[str, dict[str, list[float]]], a: str, b: str,
+                 metrics: list[str]) -> dict:
+    """Median of A / median of B per metric, with a bootstrap 95% interval of the ratio."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    report = {}
+    for m in metrics:
+        xa, xb = np.array(samples[a][m]), np.array(samples[b][m])
+        boots = [np.median(rng.choice(xa, xa.size)) / np.median(rng.choice(xb, xb.size))
+                 for _ in range(2000)]
+        report[m] = {a: statistics.median(xa), b: statistics.median(xb),
+                     "ratio": float(np.median(xa) / np.median(xb)),
+                     "ci95": [float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))]}
+    return report
+
+
+def print_report(title: str, report: dict, a: str, b: str, targets: dict[str, float]) -> bool:
+    print(f"\n{title}\n\n| metric | {a} | {b} | ratio {a}/{b} | 95% CI | target | met |")
+    print("|---|---|---|---|---|---|---|")
+    ok = True
+    for m, r in report.items():
+        target = targets.get(m)
+        met = target is None or r["ratio"] >= target
+        ok &= met
+        print(f"| {m} | {r[a]:.1f} | {r[b]:.1f} | {r['ratio']:.3f} | "
+              f"{r['ci95'][0]:.3f}-{r['ci95'][1]:.3f} | "
+              f"{'>= ' + str(target) if target else '-'} | {'yes' if met else 'NO'} |")
+    print("\n" + json.dumps(report))
+    return ok

@@ -1,0 +1,84 @@
+"""Harness llama_cpp backend vs a bare llama-cpp-python loop, same model and threads.
+
+A: harness.scenarios.speed timing harness.backends.llama_cpp (what `sllm-bench run` does
+   inside its worker). B: a bare loop straight on llama_cpp.Llama.generate.
+Targets: A/B >= 0.97 for decode and prefill tokens/s.
+
+    python benchmarks/llama_cpp_overhead.py [--rounds 10] [--prompt 128] [--gen 64] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import alternate, print_report, ratio_report  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("--prompt", type=int, default=128)
+    ap.add_argument("--gen", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--model", default=None, help="GGUF path (default: the catalogue default)")
+    args = ap.parse_args()
+
+    from llama_cpp import Llama
+
+    from harness.backends.base import LoadRequest
+    from harness.backends.llama_cpp import LlamaCppBackend
+    from harness.config import load_catalogue, project_root
+    from harness.models import resolve
+    from harness.scenarios import speed
+
+    if args.model:
+        path = Path(args.model)
+    else:
+        cat = load_catalogue(project_root() / "models.yaml")
+        path, _ = resolve(cat.get(cat.default), project_root())
+    n_ctx = 2048
+    harness_backend = LlamaCppBackend()
+    harness_backend.load(LoadRequest(str(path), args.threads, n_ctx))
+    bare = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=args.threads,
+                 n_threads_batch=args.threads, seed=0, verbose=False)
+    prompt = speed.synthetic_prompt(bare.n_vocab(), args.prompt)
+
+    def run_harness() -> dict[str, float]:
+        (m,) = [x for x in speed.run(harness_backend, prompt_tokens=args.prompt,
+                                     gen_tokens=args.gen, repetitions=1, warmup=0)
+                if x.metric == "decode_tps"]
+        first = speed.time_generation(harness_backend, prompt, args.gen)
+        return {"decode_tps": m.samples[0],
+                "prefill_tps": args.prompt / (first[1] - first[0])}
+
+    def run_bare() -> dict[str, float]:
+        out = {}
+        for key in ("decode", "prefill"):
+            bare.reset()
+            stamps = [time.perf_counter()]
+            for i, _tok in enumerate(bare.generate(prompt, top_k=1, temp=0.0, reset=True)):
+                stamps.append(time.perf_counter())
+                if i + 1 == args.gen:
+                    break
+            if key == "decode":
+                out["decode_tps"] = (args.gen - 1) / (stamps[-1] - stamps[1])
+            else:
+                out["prefill_tps"] = args.prompt / (stamps[1] - stamps[0])
+        return out
+
+    print(f"model {path.name}, threads {args.threads}, prompt {args.prompt}, gen {args.gen}, "
+          f"{args.rounds} alternating rounds", file=sys.stderr)
+    samples = alternate({"harness": run_harness, "bare": run_bare}, args.rounds)
+    report = ratio_report(samples, "harness", "bare", ["decode_tps", "prefill_tps"])
+    ok = print_report("llama_cpp: harness vs bare llama-cpp-python", report, "harness", "bare",
+                      {"decode_tps": 0.97, "prefill_tps": 0.97})
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
