@@ -8,6 +8,7 @@ Checks: the file exists, is a GGUF file (magic and header), and matches its sha2
 from __future__ import annotations
 
 import hashlib
+import os
 import struct
 from pathlib import Path
 
@@ -63,7 +64,9 @@ def _from_hub(spec: ModelSpec, src: HubSource) -> Path:
         raise ModelError(f"model {spec.id!r} comes from the Hugging Face Hub: "
                          "pip install 'sllm-bench[hub]'") from None
     try:
-        return Path(hf_hub_download(repo_id=src.repo, filename=src.file, revision=src.revision))
+        # HF_HUB_CACHE is read now, not when huggingface_hub was first imported
+        return Path(hf_hub_download(repo_id=src.repo, filename=src.file, revision=src.revision,
+                                    cache_dir=os.environ.get("HF_HUB_CACHE") or None))
     except Exception as e:  # offline with an empty cache, missing repo or file, auth
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ModelError(f"model {spec.id!r}: cannot get {src.repo}/{src.file} from the hub: "
