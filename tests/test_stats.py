@@ -18,6 +18,7 @@ def test_summary_matches_reference_implementations():
     for q in (50, 90, 99):
         assert s[f"p{q}"] == pytest.approx(np.percentile(xs, q))
     assert (s["min"], s["max"]) == (1.0, 10.0)
+    assert s["sem"] == pytest.approx(statistics.stdev(xs) / 6 ** 0.5)
 
 
 def test_single_sample_has_zero_spread_and_degenerate_interval():

@@ -4,6 +4,8 @@ Definitions (all over the raw samples of one metric):
 - median, mean, min, max;
 - stdev: sample standard deviation (n - 1 in the denominator), 0 for one sample;
 - cv: coefficient of variation, stdev / mean;
+- sem: standard error of the mean, stdev / sqrt(n) (for 0/1 samples this is the
+  standard error of an accuracy, as lm-evaluation-harness reports it);
 - p50, p90, p99: percentiles with linear interpolation between closest ranks;
 - ci_low, ci_high: 95% percentile-bootstrap confidence interval of the median
   (2000 resamples, fixed seed so the same samples always give the same interval).
@@ -62,6 +64,7 @@ def summarize(samples: Sequence[float]) -> dict[str, float]:
         "mean": mean,
         "stdev": stdev,
         "cv": stdev / mean if mean else math.nan,
+        "sem": stdev / math.sqrt(n),
         "min": xs[0] if n == 1 else min(xs),
         "max": max(xs),
         "p50": percentile(xs, 50),
