@@ -36,7 +36,11 @@ PRECISIONS = ("int4", "fp32")
 CACHE_ENV = "SLLM_BENCH_CACHE"
 PREPARED_JSON = "prepared.json"
 BUILD_LOG = "build.log"
-#: importable modules the conversion needs, and the extra that installs them
+#: extra options for the model builder: none, i.e. its default int4 recipe for CPU (RTN,
+#: symmetric, block 32, accuracy_level 4 = int8 activations). Changing them must change
+#: the cache key too, or old entries would be taken for new ones.
+BUILDER_OPTIONS: dict[str, str] = {}
+#: importable modules the conversion needs (pip install 'sllm-bench[onnx]')
 _NEEDS = ("transformers", "torch", "accelerate", "gguf", "onnx", "onnx_ir", "onnxruntime",
           "onnxruntime_genai")
 
@@ -151,7 +155,7 @@ def _build_onnx(hf_dir: Path, out: Path, precision: str, cache_dir: Path) -> Non
     from onnxruntime_genai.models import builder
 
     args = (None, str(hf_dir), str(out), precision, "cpu", str(cache_dir))
-    options = builder.parse_extra_options(*args, [])
+    options = builder.parse_extra_options(*args, [f"{k}={v}" for k, v in BUILDER_OPTIONS.items()])
     _flatten_layered_rope(options["hf_details"]["hf_config"])
     builder.create_model(*args, **options)
 
@@ -176,6 +180,7 @@ def _write_prepared(out: Path, sha256: str, precision: str, gguf_path: Path,
         "gguf_file": gguf_path.name,
         "precision": precision,
         "execution_provider": "cpu",
+        "builder_options": BUILDER_OPTIONS,
         "versions": {d: _version(d) for d in ("transformers", "onnxruntime-genai", "torch",
                                               "onnxruntime")},
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

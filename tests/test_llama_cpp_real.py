@@ -31,12 +31,14 @@ def test_greedy_generation_is_sensible_and_repeatable(backend):
     assert "Paris" in text
 
 
-def test_ignore_eos_gives_exactly_the_requested_tokens(backend):
-    eos = backend.llm.token_eos()
+def test_ignore_eos_gives_exactly_the_requested_tokens(backend, monkeypatch):
     prompt = backend.tokenize("Say nothing.")
-    assert len(list(backend.generate(prompt, 40, ignore_eos=True))) == 40
-    stopped = list(backend.generate([*prompt, eos], 40, ignore_eos=False))
-    assert len(stopped) <= 40 and (len(stopped) == 40 or stopped[-1] == eos)
+    greedy = list(backend.generate(prompt, 40, ignore_eos=True))
+    assert len(greedy) == 40
+    # make the third greedy token the end-of-sequence id: generation must stop before it
+    monkeypatch.setattr(backend, "_eos", greedy[2])
+    assert list(backend.generate(prompt, 40, ignore_eos=False)) == greedy[:2]
+    assert list(backend.generate(prompt, 40, ignore_eos=True)) == greedy
 
 
 def test_speed_run_through_the_cli_writes_valid_records(tmp_path):

@@ -145,3 +145,18 @@ def test_real_int4_folder_is_complete_and_cached(smollm2_int4):
     stamp = (smollm2_int4 / "prepared.json").stat().st_mtime_ns
     assert prepare.prepare_onnx(_smollm2_gguf(), SHA, "int4") == smollm2_int4
     assert (smollm2_int4 / "prepared.json").stat().st_mtime_ns == stamp
+
+
+def test_layered_rope_is_flattened_for_the_builder():
+    from types import SimpleNamespace
+
+    config = SimpleNamespace(rope_parameters={
+        "full_attention": {"rope_theta": 1e6, "rope_type": "default"},
+        "sliding_attention": {"rope_theta": 1e4, "rope_type": "default"}})
+    prepare._flatten_layered_rope(config)
+    assert config.rope_theta == 1e6 and config.rope_local_base_freq == 1e4
+    assert config.rope_parameters == {"rope_theta": 1e6, "rope_type": "default"}
+    flat = SimpleNamespace(rope_parameters={"rope_theta": 1e5, "rope_type": "default"})
+    prepare._flatten_layered_rope(flat)
+    assert flat.rope_parameters == {"rope_theta": 1e5, "rope_type": "default"}
+    assert not hasattr(flat, "rope_local_base_freq")

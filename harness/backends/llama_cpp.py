@@ -3,7 +3,9 @@
 Generation uses the library's own generate() loop with a greedy sampler (temperature 0),
 starting from an emptied KV cache every call so no prompt prefix is reused between
 repetitions. llama.cpp's generate() never stops at end-of-sequence by itself, so
-ignore_eos=True simply means "do not stop"; with ignore_eos=False we stop at EOS.
+ignore_eos=True simply means "do not stop" (as llama-bench does: an EOS id may be emitted
+and generation carries on); with ignore_eos=False an EOS id ends the sequence and, as in
+every backend, is not yielded.
 """
 
 from __future__ import annotations
@@ -50,9 +52,11 @@ class LlamaCppBackend(Backend):
         produced = 0
         for token in llm.generate(prompt, top_k=1, top_p=1.0, min_p=0.0, temp=0.0,
                                   repeat_penalty=1.0, reset=True):
+            if not ignore_eos and token == self._eos:
+                return  # like the other backends: EOS ends the sequence and is not yielded
             yield token
             produced += 1
-            if produced >= max_new_tokens or (not ignore_eos and token == self._eos):
+            if produced >= max_new_tokens:
                 return
 
     def info(self) -> dict:
