@@ -1,0 +1,63 @@
+"""The harness's own onnxruntime KV-cache loop vs onnxruntime-genai, same ONNX model.
+
+A: harness.backends.onnxruntime (plain InferenceSession, IOBinding, in-place cache).
+B: harness.backends.ort_genai (onnxruntime-genai's Generator).
+Both are timed by the same speed scenario code. Target: A/B >= 1.0 for decode tokens/s.
+
+    python benchmarks/onnx_loop_vs_genai.py [--rounds 10] [--prompt 128] [--gen 64] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import alternate, print_report, ratio_report  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("--prompt", type=int, default=128)
+    ap.add_argument("--gen", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--precision", default="int4", choices=("int4", "fp32"))
+    args = ap.parse_args()
+
+    from harness.backends.base import LoadRequest
+    from harness.backends.onnxruntime import OnnxRuntimeBackend
+    from harness.backends.ort_genai import OrtGenaiBackend
+    from harness.config import load_catalogue, project_root
+    from harness.models import resolve
+    from harness.prepare import prepare_onnx
+    from harness.scenarios import speed
+
+    cat = load_catalogue(project_root() / "models.yaml")
+    path, digest = resolve(cat.get(cat.default), project_root())
+    folder = prepare_onnx(path, digest, args.precision, log=lambda m: print(m, file=sys.stderr))
+    request = LoadRequest(str(folder), args.threads, args.prompt + args.gen)
+    own, genai = OnnxRuntimeBackend(), OrtGenaiBackend()
+    own.load(request)
+    genai.load(request)
+
+    def timed(backend):
+        def one() -> dict[str, float]:
+            ms = speed.run(backend, prompt_tokens=args.prompt, gen_tokens=args.gen,
+                           repetitions=1, warmup=0)
+            return {m.metric: m.samples[0] for m in ms if m.metric in ("decode_tps", "prefill_tps")}
+        return one
+
+    print(f"{folder.name}, threads {args.threads}, prompt {args.prompt}, gen {args.gen}, "
+          f"{args.rounds} alternating rounds", file=sys.stderr)
+    samples = alternate({"onnxruntime": timed(own), "ort_genai": timed(genai)}, args.rounds)
+    report = ratio_report(samples, "onnxruntime", "ort_genai", ["decode_tps", "prefill_tps"])
+    ok = print_report("own onnxruntime loop vs onnxruntime-genai", report, "onnxruntime",
+                      "ort_genai", {"decode_tps": 1.0})
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
