@@ -54,3 +54,37 @@ def test_speed_run_through_the_cli_writes_valid_records(tmp_path):
     assert len(m["itl_ms"]["samples"]) == 2 * 7
     assert rec["env"]["runtimes"]["llama-cpp-python"] == llama_cpp.__version__
     assert rec["backend"]["info"]["n_threads"] == 2
+
+
+def _reference_logprob(ref, context, cont):
+    import numpy as np
+
+    ref.reset()
+    ref.eval(list(context) + list(cont))
+    total = 0.0
+    for k, t in enumerate(cont):
+        row = np.asarray(ref.scores[len(context) - 1 + k], dtype=np.float64)
+        total += row[t] - (row.max() + np.log(np.exp(row - row.max()).sum()))
+    return total
+
+
+def test_score_matches_a_full_forward_pass_even_across_batch_chunks():
+    from llama_cpp import Llama
+
+    from harness.backends.base import LoadRequest, ScoreRequest
+    from harness.backends.llama_cpp import LlamaCppBackend
+
+    b = LlamaCppBackend()
+    b.load(LoadRequest(path=str(smollm2_path()), threads=2, n_ctx=256, options={"n_batch": 8}))
+    ref = Llama(str(smollm2_path()), n_ctx=256, n_threads=2, logits_all=True, verbose=False)
+    context = b.tokenize("Seoul is the capital of South Korea. The capital of France is")
+    conts = [b.tokenize(" Paris."), b.tokenize(" a large city on the river Seine, known for art")]
+    results = b.score([ScoreRequest(tuple(context), tuple(c)) for c in conts])
+    for c, r in zip(conts, results):
+        assert r.n_tokens == len(c)
+        assert r.logprob == pytest.approx(_reference_logprob(ref, context, c), abs=2e-3)
+    assert results[0].is_greedy is False or results[0].logprob > results[1].logprob
+    assert list(b.generate(context, 3)) == list(b.generate(context, 3))  # cache reset after score
+    with pytest.raises(ValueError, match="non-empty context"):
+        b.score([ScoreRequest((), (1, 2))])
+    b.close()

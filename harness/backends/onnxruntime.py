@@ -26,13 +26,13 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from harness.backends.base import Backend, LoadRequest, ScoreRequest, ScoreResult
+from harness.backends.scoring import score_rows
 from harness.backends.onnx_common import (OnnxModel, apply_session_options, check_length,
                                           load_onnx_model, precision_of, session_config_entries)
 from harness.errors import ModelError
 
 _NP_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16,
              "tensor(int64)": np.int64, "tensor(int32)": np.int32}
-_ROWS_PER_CHUNK = 256  # log_softmax is computed this many rows at a time to bound memory
 
 
 class OnnxRuntimeBackend(Backend):
@@ -128,20 +128,6 @@ class OnnxRuntimeBackend(Backend):
     def close(self) -> None:
         self.__dict__.pop("_session", None)
         self.__dict__.pop("_io", None)
-
-
-def score_rows(logits: np.ndarray, tokens: Sequence[int]) -> ScoreResult:
-    """ScoreResult of `tokens` given the logits rows that predict them (one row each)."""
-    tokens = np.asarray(tokens, dtype=np.int64)
-    total, greedy = 0.0, True
-    for start in range(0, len(tokens), _ROWS_PER_CHUNK):
-        rows = logits[start:start + _ROWS_PER_CHUNK].astype(np.float32, copy=False)
-        toks = tokens[start:start + _ROWS_PER_CHUNK]
-        peak = rows.max(axis=1, keepdims=True)
-        lse = peak[:, 0] + np.log(np.exp(rows - peak).sum(axis=1, dtype=np.float64))
-        total += float((rows[np.arange(len(toks)), toks] - lse).sum())
-        greedy = greedy and bool((rows.argmax(axis=1) == toks).all())
-    return ScoreResult(logprob=total, is_greedy=greedy, n_tokens=len(tokens))
 
 
 class _IoSpec:
