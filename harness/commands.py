@@ -44,6 +44,17 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", "-o", choices=FORMATS, default="markdown",
                    help="output format on standard output (default: markdown)")
     p.add_argument("--out", default=None, help="results folder (default: results/runs)")
+    p.add_argument("--tasks", action="append", metavar="NAMES",
+                   help="quality tasks (tasks/*.yaml names), comma-separated; 'default' for "
+                        "the offline default set, 'none' for speed only (default: default)")
+    p.add_argument("--limit", type=int, default=None, metavar="N",
+                   help="first N items of each quality task")
+    p.add_argument("--data-dir", default=None, metavar="DIR",
+                   help="look for task data files in DIR instead of their usual place")
+    p.add_argument("--no-speed", action="store_true", help="quality tasks only")
+    p.add_argument("--resume", metavar="RUN_DIR", default=None,
+                   help="redo only the unfinished records of an earlier run (other sweep "
+                        "flags are taken from its run.json)")
     p.add_argument("--dry-run", action="store_true", help="print the plan and stop")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -77,10 +88,10 @@ def _split(values: list[str] | None) -> list[str]:
     return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
 
 
-def _catalogue(args):
+def _catalogue(models_file: str | None):
     from harness.config import load_catalogue, project_root
 
-    path = Path(args.models_file) if args.models_file else project_root() / "models.yaml"
+    path = Path(models_file) if models_file else project_root() / "models.yaml"
     return load_catalogue(path), path.resolve()
 
 
@@ -95,11 +106,11 @@ def _model_spec(catalogue, name: str):
         raise ConfigError(e.args[0]) from None
 
 
-def _resolve_models(args, catalogue, cat_path: Path) -> dict:
+def _resolve_models(names: list[str], catalogue, cat_path: Path) -> dict:
     from harness.models import resolve
     from harness.session import ResolvedModel
 
-    names = _split(args.model) or [catalogue.default]
+    names = names or [catalogue.default]
     out = {}
     for name in names:
         spec = _model_spec(catalogue, name)
@@ -108,10 +119,9 @@ def _resolve_models(args, catalogue, cat_path: Path) -> dict:
     return out
 
 
-def _backends(args) -> list[str]:
+def _backends(names: list[str]) -> list[str]:
     from harness import backends as reg
 
-    names = _split(args.backend)
     if not names:
         names = [b for b in reg.DEFAULT_BACKENDS if reg.available(b)]
         if not names:
@@ -136,10 +146,9 @@ def _host_warnings(device) -> list[str]:
     return warn
 
 
-def cmd_run(args) -> int:
-    from harness import plan, printers
-    from harness.config import load_device, project_root
-    from harness.session import Session
+def _request(args) -> dict:
+    """The run's parameters as plain data (kept in run.json, so --resume can rebuild it)."""
+    from harness import plan
 
     if args.reps < 1:
         raise BenchError(f"--reps: must be at least 1, got {args.reps}")
@@ -147,35 +156,112 @@ def cmd_run(args) -> int:
         raise BenchError(f"--warmup: must be 0 or more, got {args.warmup}")
     if args.timeout <= 0:
         raise BenchError(f"--timeout: must be positive, got {args.timeout}")
-    prompts = plan.parse_int_list(args.prompt, "--prompt")
+    if args.limit is not None and args.limit < 1:
+        raise BenchError(f"--limit: must be at least 1, got {args.limit}")
     gens = plan.parse_int_list(args.gen, "--gen")
     if min(gens) < 2:
         raise BenchError("--gen: at least 2 tokens are needed to measure decode speed")
-    catalogue, cat_path = _catalogue(args)
-    device = load_device(args.device)
-    threads = (plan.parse_int_list(args.threads, "--threads") if args.threads
-               else [device.resolve_threads()])
-    backends = _backends(args)
-    models = _resolve_models(args, catalogue, cat_path)
-    jobs = plan.build(list(models), backends, threads, prompts, gens, repetitions=args.reps,
-                      warmup=args.warmup, context_size=device.context_size)
-    for w in _host_warnings(device):
+    tasks = _split(args.tasks) if args.tasks else ["default"]
+    return {
+        "models": _split(args.model), "backends": _split(args.backend), "device": args.device,
+        "threads": plan.parse_int_list(args.threads, "--threads") if args.threads else None,
+        "prompts": plan.parse_int_list(args.prompt, "--prompt"), "gens": gens,
+        "reps": args.reps, "warmup": args.warmup, "timeout": args.timeout,
+        "precision": args.precision, "speed": not args.no_speed,
+        "tasks": [] if tasks == ["none"] else tasks, "limit": args.limit,
+        "data_dir": str(Path(args.data_dir).resolve()) if args.data_dir else None,
+        "models_file": args.models_file,
+    }
+
+
+def _quality_items(request: dict, backends: list[str]) -> tuple[dict[str, list[dict]], list[str]]:
+    """Prepared tasks per backend (checked before anything runs) and what was skipped."""
+    from harness import backends as reg
+    from harness import tasks as task_mod
+
+    names = request["tasks"]
+    if names == ["default"]:
+        names = task_mod.default_tasks()
+    data_dir = Path(request["data_dir"]) if request["data_dir"] else None
+    prepared = [task_mod.prepare(task_mod.load_task(n), limit=request["limit"],
+                                 data_dir=data_dir) for n in names]
+    per_backend, skipped = {}, []
+    for b in backends:
+        caps = reg.backend_class(b).capabilities
+        ok = [t for t in prepared
+              if ("score" in caps or t["task"]["kind"] == "exact_match")]
+        if len(ok) < len(prepared):
+            skipped.append(f"{b} cannot score continuations: skipping "
+                           + ", ".join(t["task"]["name"] for t in prepared if t not in ok))
+        if ok:
+            per_backend[b] = ok
+    return per_backend, skipped
+
+
+def _plan(request: dict, catalogue, cat_path: Path, device):
+    from harness import backends as reg
+    from harness import plan
+
+    threads = request["threads"] or [device.resolve_threads()]
+    backends = _backends(request["backends"])
+    models = _resolve_models(request["models"], catalogue, cat_path)
+    for m in models.values():
+        for b in backends:
+            if m.spec.format == "onnx" and reg.artifact_kind(b) == "gguf":
+                raise BenchError(f"backend {b!r} reads GGUF files; model {m.spec.id!r} is an "
+                                 "ONNX folder (use onnxruntime or ort_genai)")
+    jobs = []
+    if request["speed"]:
+        jobs = plan.build(list(models), backends, threads, request["prompts"], request["gens"],
+                          repetitions=request["reps"], warmup=request["warmup"],
+                          context_size=device.context_size)
+    notes = []
+    if request["tasks"]:
+        per_backend, notes = _quality_items(request, backends)
+        for b, items in per_backend.items():
+            jobs += plan.build_quality(list(models), [b], threads[0], items,
+                                       context_size=device.context_size, start=len(jobs))
+    if not jobs:
+        raise BenchError("nothing to run: --no-speed and no quality task applies")
+    return models, jobs, notes
+
+
+def cmd_run(args) -> int:
+    from harness import plan, printers
+    from harness.config import load_device, project_root
+    from harness.session import Session, finished_keys, read_manifest
+
+    if args.resume:
+        run_dir = Path(args.resume).resolve()
+        request = read_manifest(run_dir)["request"]
+        skip = finished_keys(run_dir)
+        out_dir, run_id = run_dir.parent, run_dir.name
+        _log(f"resuming {run_dir}: {len(skip)} record(s) already finished")
+    else:
+        request = _request(args)
+        skip = set()
+        out_dir = Path(args.out) if args.out else project_root() / "results" / "runs"
+        run_id = None
+    catalogue, cat_path = _catalogue(request["models_file"])
+    device = load_device(request["device"])
+    models, jobs, notes = _plan(request, catalogue, cat_path, device)
+    for w in _host_warnings(device) + notes:
         _log(f"warning: {w}")
     _log(f"plan (device {device.name}, pinned to CPUs {device.cpu_set()}):")
     for line in plan.describe(jobs):
         _log(line)
     if args.dry_run:
         return 0
-    out_dir = Path(args.out) if args.out else project_root() / "results" / "runs"
     printer = printers.make(args.format)
     session = Session(models=models, device=device, jobs=jobs, out_dir=out_dir,
-                      catalogue_path=cat_path, precision=args.precision,
-                      timeout_s=args.timeout, sinks=[printer.record], log=_log,
-                      argv=sys.argv[1:])
+                      catalogue_path=cat_path, request=request,
+                      precision=request["precision"], timeout_s=request["timeout"],
+                      sinks=[printer.record], log=_log, skip=skip)
+    if run_id:
+        session.run_id = run_id
     printer.header()
-    total = sum(len(j.settings) * j.repetitions for j in jobs)
-    show = not args.no_progress and sys.stderr.isatty()
-    if show:
+    total = sum(len(j.items) * (j.shared.get("repetitions", 1)) for j in jobs)
+    if not args.no_progress and sys.stderr.isatty():
         from harness.progress import RichProgress
 
         with RichProgress(total) as progress:
@@ -193,8 +279,10 @@ def cmd_prepare(args) -> int:
     from harness import prepare
     from harness.models import resolve
 
-    catalogue, cat_path = _catalogue(args)
+    catalogue, cat_path = _catalogue(args.models_file)
     spec = _model_spec(catalogue, args.model)
+    if spec.format != "gguf":
+        raise BenchError(f"model {spec.id!r} is already {spec.format}; prepare converts GGUF")
     path, digest = resolve(spec, cat_path.parent)
     folder = prepare.prepare_onnx(path, digest, args.precision, log=_log)
     print(folder)
@@ -202,7 +290,7 @@ def cmd_prepare(args) -> int:
 
 
 def cmd_models(args) -> int:
-    catalogue, _ = _catalogue(args)
+    catalogue, _ = _catalogue(args.models_file)
     print("| id | format | source | parameters | quantization | license |\n|---|---|---|---|---|---|")
     for m in catalogue.models:
         src = m.source

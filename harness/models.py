@@ -2,7 +2,8 @@
 
 Sources: an installed package's resource (or its assemble() function), a local path,
 or a Hugging Face Hub repository file (huggingface_hub; uses its cache when offline).
-Checks: the file exists, is a GGUF file (magic and header), and matches its sha256.
+Checks: the file exists, is a GGUF file (magic and header) or a complete ONNX model folder,
+is not a pickle checkpoint, and matches its sha256.
 """
 
 from __future__ import annotations
@@ -100,11 +101,88 @@ def check_gguf_tensors(path: Path) -> None:
                          f"{str(e).splitlines()[0] if str(e) else 'unreadable'})", path=path) from None
 
 
+PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle"}
+
+
+def refuse_pickle(path: Path) -> None:
+    """Never unpickle: a pickle checkpoint can run arbitrary code when loaded."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    zipped = head[:2] == b"PK" and path.suffix in PICKLE_SUFFIXES
+    if path.suffix in PICKLE_SUFFIXES or head[:1] == b"\x80" or zipped:
+        raise ModelError("refusing a pickle checkpoint (loading it could run arbitrary "
+                         "code): convert it to GGUF, safetensors or ONNX", path=path)
+
+
+def check_onnx_folder(folder: Path) -> Path:
+    """An onnxruntime-genai model folder: config, model file and every external data
+    file present, inside the folder and long enough. Returns the model file's path."""
+    import json
+
+    cfg_path = folder / "genai_config.json"
+    if not cfg_path.is_file():
+        raise ModelError("no genai_config.json: not an onnxruntime-genai model folder",
+                         path=folder)
+    try:
+        name = json.loads(cfg_path.read_text(encoding="utf-8"))["model"]["decoder"]["filename"]
+    except (ValueError, KeyError, TypeError):
+        raise ModelError("genai_config.json has no model.decoder.filename", path=cfg_path) from None
+    model = _inside(folder, name, cfg_path)
+    if not model.is_file():
+        raise ModelError("model file named in genai_config.json is missing", path=model)
+    refuse_pickle(model)
+    import onnx
+    from onnx.external_data_helper import ExternalDataInfo, _get_all_tensors, uses_external_data
+
+    try:
+        proto = onnx.load(str(model), load_external_data=False)
+    except Exception as e:
+        raise ModelError(f"corrupt or truncated ONNX file ({type(e).__name__})", path=model) from None
+    for tensor in _get_all_tensors(proto):
+        if not uses_external_data(tensor):
+            continue
+        info = ExternalDataInfo(tensor)
+        data = _inside(folder, info.location, model)
+        if not data.is_file():
+            raise ModelError(f"external data file {info.location!r} is missing", path=model)
+        need = (info.offset or 0) + (info.length or 0)
+        if data.stat().st_size < need:
+            raise ModelError(f"external data file is truncated ({data.stat().st_size} bytes, "
+                             f"tensor {tensor.name!r} needs {need})", path=data)
+    return model
+
+
+def _inside(folder: Path, relative: str, named_in: Path) -> Path:
+    """folder/relative, refusing any path that leaves the folder."""
+    target = (folder / relative).resolve()
+    if not target.is_relative_to(folder.resolve()):
+        raise ModelError(f"refusing path {relative!r} outside the model folder", path=named_in)
+    return target
+
+
+def sha256_folder(folder: Path) -> str:
+    """sha256 over the sorted (relative path, file sha256) pairs of a folder."""
+    h = hashlib.sha256()
+    for p in sorted(q for q in folder.rglob("*") if q.is_file()):
+        h.update(f"{p.relative_to(folder).as_posix()}\0{sha256_file(p)}\n".encode())
+    return h.hexdigest()
+
+
 def resolve(spec: ModelSpec, catalogue_dir: Path, *, verify: bool = True) -> tuple[Path, str]:
-    """Locate the model file and verify it; returns (path, sha256)."""
+    """Locate the model file (or ONNX folder) and verify it; returns (path, sha256)."""
     path = locate(spec, catalogue_dir)
+    if spec.format == "onnx":
+        if not path.is_dir():
+            raise ModelError(f"model {spec.id!r}: ONNX model folder not found", path=path)
+        check_onnx_folder(path)
+        digest = sha256_folder(path)
+        if verify and spec.sha256 and digest != spec.sha256:
+            raise ModelError(f"model {spec.id!r}: sha256 mismatch (expected "
+                             f"{spec.sha256[:12]}..., got {digest[:12]}...)", path=path)
+        return path, digest
     if not path.is_file():
         raise ModelError(f"model {spec.id!r}: file not found", path=path)
+    refuse_pickle(path)
     if spec.format == "gguf":
         check_gguf_header(path)
     digest = sha256_file(path)
@@ -118,7 +196,8 @@ def resolve(spec: ModelSpec, catalogue_dir: Path, *, verify: bool = True) -> tup
 
 
 def adhoc_spec(path: str) -> ModelSpec:
-    """A model given on the command line as a path to a .gguf file."""
+    """A model given on the command line: a .gguf file or an ONNX model folder."""
     p = Path(path)
-    stem = "".join(c if c.isalnum() or c in "._-" else "-" for c in p.stem) or "model"
-    return ModelSpec(id=stem, format="gguf", source=PathSource(kind="path", path=str(p.resolve())))
+    stem = "".join(c if c.isalnum() or c in "._-" else "-" for c in p.stem).strip("-._")
+    return ModelSpec(id=stem or "model", format="onnx" if p.is_dir() else "gguf",
+                     source=PathSource(kind="path", path=str(p.resolve())))

@@ -53,7 +53,7 @@ class ModelSpec(Strict):
     """One catalogue entry: where the weights come from and how to check them."""
 
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    format: Literal["gguf", "fake"]
+    format: Literal["gguf", "onnx", "fake"]
     source: Source
     sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
     license: str | None = None

@@ -43,6 +43,11 @@ def main(payload: dict, conn) -> None:
     from harness.backends.base import LoadRequest
     from harness.measure.memory import current_rss_bytes, peak_rss_bytes
 
+    import signal
+
+    # Ctrl-C reaches the whole process group: the parent decides, the worker carries on
+    # until the parent stops it, so it never reports a half-finished item as a result.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     item = -1
     try:
         load = payload["load"]
@@ -58,10 +63,12 @@ def main(payload: dict, conn) -> None:
             def progress(done: int, _i=item) -> None:
                 conn.send(("progress", _i, done))
 
+            t0 = time.perf_counter()
             measurements = scenario.run(backend, **payload.get("shared", {}), **params,
                                         on_repetition=progress)
             conn.send(("result", item, [m.__dict__ for m in measurements],
-                       {"peak_rss_bytes": peak_rss_bytes()}))
+                       {"peak_rss_bytes": peak_rss_bytes(),
+                        "elapsed_s": time.perf_counter() - t0}))
         backend.close()
         conn.send(("done", {"peak_rss_bytes": peak_rss_bytes()}))
     except BaseException as exc:  # report, then exit non-zero: the parent records it

@@ -56,6 +56,10 @@ class Backend(ABC):
     def tokenize(self, text: str, *, add_special: bool = False) -> list[int]: ...
 
     @abstractmethod
+    def detokenize(self, ids: Sequence[int]) -> str:
+        """Text of token ids (special tokens dropped where the library allows)."""
+
+    @abstractmethod
     def vocab_size(self) -> int: ...
 
     @abstractmethod

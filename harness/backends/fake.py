@@ -3,7 +3,7 @@ SLLM_BENCH_TEST_BACKENDS is set). It tokenizes bytes, "generates" a fixed functi
 prompt, sleeps to imitate compute, and can inject faults, chosen by the model's options:
 
   prefill_ms_per_token, decode_ms_per_token   simulated compute time
-  fault: kill | segfault | raise | hang | exit | leak    what goes wrong
+  fault: kill | segfault | raise | hang | exit | leak | nan    what goes wrong
   fault_after_tokens: N                       ...after N generated tokens in this process
   leak_mb_per_token                           memory kept per token (with fault: leak)
   nondeterministic: true                      outputs vary between processes
@@ -38,6 +38,9 @@ class FakeBackend(Backend):
     def tokenize(self, text: str, *, add_special: bool = False) -> list[int]:
         return list(text.encode("utf-8"))
 
+    def detokenize(self, ids: Sequence[int]) -> str:
+        return bytes(i for i in ids if i < 256).decode("utf-8", errors="replace")
+
     def vocab_size(self) -> int:
         return VOCAB
 
@@ -63,6 +66,10 @@ class FakeBackend(Backend):
             time.sleep(3600)
         elif fault == "exit":
             os._exit(3)
+        elif fault == "nan":
+            from harness.backends.scoring import check_finite
+
+            check_finite([float("nan")], f"after {self.generated} tokens")
 
     def generate(self, prompt: Sequence[int], max_new_tokens: int, *,
                  ignore_eos: bool = False) -> Iterator[int]:
@@ -76,6 +83,13 @@ class FakeBackend(Backend):
             yield state
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[ScoreResult]:
+        if self.opts.get("fault") == "nan":
+            import numpy as np
+
+            from harness.backends.scoring import score_rows
+
+            r = requests[0]
+            return [score_rows(np.full((len(r.continuation), VOCAB), np.nan), r.continuation)]
         out = []
         for r in requests:
             lp = -sum(((t + len(r.context)) % 7 + 1) * 0.25 for t in r.continuation)

@@ -43,6 +43,9 @@ class LlamaCppBackend(Backend):
     def tokenize(self, text: str, *, add_special: bool = False) -> list[int]:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=add_special, special=False)
 
+    def detokenize(self, ids: Sequence[int]) -> str:
+        return self.llm.detokenize(list(ids)).decode("utf-8", errors="replace")
+
     def vocab_size(self) -> int:
         return self.llm.n_vocab()
 
@@ -53,6 +56,8 @@ class LlamaCppBackend(Backend):
         produced = 0
         for token in llm.generate(prompt, top_k=1, top_p=1.0, min_p=0.0, temp=0.0,
                                   repeat_penalty=1.0, reset=True):
+            if produced == 0:
+                self._check_last_logits()
             if not ignore_eos and token == self._eos:
                 return  # like the other backends: EOS ends the sequence and is not yielded
             yield token
@@ -131,6 +136,17 @@ class LlamaCppBackend(Backend):
                 if on_rows is not None:
                     on_rows(rows, max(start, logits_from) - logits_from)
         return rows
+
+    def _check_last_logits(self) -> None:
+        """NaN check of the prompt's last logits row (once per generation: cheap)."""
+        import numpy as np
+        from llama_cpp import llama_cpp as C
+
+        from harness.backends.scoring import check_finite
+
+        ptr = C.llama_get_logits_ith(self.llm._ctx.ctx, -1)
+        if ptr:
+            check_finite(np.ctypeslib.as_array(ptr, shape=(self.llm.n_vocab(),)), "after the prompt")
 
     @property
     def _batch(self):

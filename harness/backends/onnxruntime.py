@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from harness.backends.base import Backend, LoadRequest, ScoreRequest, ScoreResult
-from harness.backends.scoring import score_rows
+from harness.backends.scoring import check_finite, score_rows
 from harness.backends.onnx_common import (OnnxModel, apply_session_options, check_length,
                                           load_onnx_model, precision_of, session_config_entries)
 from harness.errors import ModelError
@@ -71,6 +71,9 @@ class OnnxRuntimeBackend(Backend):
     def tokenize(self, text: str, *, add_special: bool = False) -> list[int]:
         return self._tokenizer.encode(text, add_special_tokens=add_special).ids
 
+    def detokenize(self, ids: Sequence[int]) -> str:
+        return self._tokenizer.decode(list(ids), skip_special_tokens=True)
+
     def vocab_size(self) -> int:
         return self._info.vocab_size
 
@@ -82,6 +85,7 @@ class OnnxRuntimeBackend(Backend):
             return
         seq = _Sequence(self._session, self._io, len(prompt) + max_new_tokens)
         row = seq.forward(prompt)[-1]
+        check_finite(row, "after the prompt")
         eos, eos_set = self._eos, self._info.eos_ids
         for i in range(max_new_tokens):
             if ignore_eos:

@@ -43,6 +43,11 @@ class OrtGenaiBackend(Backend):
         self._tokenizer = og.Tokenizer(self._model)
         self._add_special: bool | None = None
 
+    def detokenize(self, ids: Sequence[int]) -> str:
+        import numpy as np
+
+        return self._tokenizer.decode(np.asarray(list(ids), dtype=np.int32))
+
     def tokenize(self, text: str, *, add_special: bool = False) -> list[int]:
         if add_special != self._add_special:
             self._tokenizer.update_options(add_special_tokens="true" if add_special else "false")

@@ -16,6 +16,12 @@ from harness.backends.base import ScoreResult
 ROWS_PER_CHUNK = 256
 
 
+def check_finite(row, where: str) -> None:
+    """Raise FloatingPointError if a logits row holds NaN (a broken model or kernel)."""
+    if np.isnan(np.asarray(row, dtype=np.float32)).any():
+        raise FloatingPointError(f"the model produced NaN logits ({where})")
+
+
 def row_logprobs(rows: np.ndarray, tokens: Sequence[int]) -> tuple[float, bool]:
     """(sum of log-probabilities of `tokens` under `rows`, all greedy?) for one chunk."""
     rows = np.asarray(rows).astype(np.float32, copy=False)
@@ -23,6 +29,9 @@ def row_logprobs(rows: np.ndarray, tokens: Sequence[int]) -> tuple[float, bool]:
     peak = rows.max(axis=1, keepdims=True)
     lse = peak[:, 0] + np.log(np.exp(rows - peak).sum(axis=1, dtype=np.float64))
     total = float((rows[np.arange(len(toks)), toks] - lse).sum())
+    if total != total:
+        check_finite(rows, "while scoring")
+        raise FloatingPointError("scoring gave a NaN log-probability")
     return total, bool((rows.argmax(axis=1) == toks).all())
 
 

@@ -41,6 +41,9 @@ class TransformersBackend(Backend):
     def tokenize(self, text: str, *, add_special: bool = False) -> list[int]:
         return self.tok.encode(text, add_special_tokens=add_special)
 
+    def detokenize(self, ids: Sequence[int]) -> str:
+        return self.tok.decode(list(ids), skip_special_tokens=True)
+
     def vocab_size(self) -> int:
         return int(self.model.config.vocab_size)
 
@@ -50,6 +53,9 @@ class TransformersBackend(Backend):
         with torch.inference_mode():
             ids = torch.tensor([list(prompt)], dtype=torch.long)
             out = self.model(input_ids=ids, use_cache=True)
+            from harness.backends.scoring import check_finite
+
+            check_finite(out.logits[0, -1].float().numpy(), "after the prompt")
             for i in range(max_new_tokens):
                 token = int(out.logits[0, -1].argmax())
                 yield token
@@ -71,6 +77,8 @@ class TransformersBackend(Backend):
                 logp = torch.log_softmax(rows, dim=-1)
                 target = torch.tensor(r.continuation)
                 lp = float(logp[torch.arange(n), target].sum())
+                if lp != lp:
+                    raise FloatingPointError("the model produced NaN logits while scoring")
                 greedy = bool((rows.argmax(dim=-1) == target).all())
                 results.append(ScoreResult(logprob=lp, is_greedy=greedy, n_tokens=n))
         return results
