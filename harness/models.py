@@ -101,15 +101,26 @@ def check_gguf_tensors(path: Path) -> None:
                          f"{str(e).splitlines()[0] if str(e) else 'unreadable'})", path=path) from None
 
 
-PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle"}
+def _is_pickle(path: Path) -> bool:
+    """A raw pickle (protocol 2+ starts with 0x80) or a zip holding one (torch.save)."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head[:1] == b"\x80":
+        return True
+    if head[:2] == b"PK":
+        import zipfile
+
+        try:
+            with zipfile.ZipFile(path) as z:
+                return any(n.endswith(".pkl") for n in z.namelist())
+        except zipfile.BadZipFile:
+            return False
+    return False
 
 
 def refuse_pickle(path: Path) -> None:
     """Never unpickle: a pickle checkpoint can run arbitrary code when loaded."""
-    with open(path, "rb") as f:
-        head = f.read(4)
-    zipped = head[:2] == b"PK" and path.suffix in PICKLE_SUFFIXES
-    if path.suffix in PICKLE_SUFFIXES or head[:1] == b"\x80" or zipped:
+    if _is_pickle(path):
         raise ModelError("refusing a pickle checkpoint (loading it could run arbitrary "
                          "code): convert it to GGUF, safetensors or ONNX", path=path)
 

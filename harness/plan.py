@@ -70,6 +70,20 @@ def build_quality(models: list[str], backends: list[str], threads: int, tasks: l
             for i, (m, b) in enumerate(itertools.product(models, backends))]
 
 
+def build_reliability(models: list[str], backends: list[str], threads: int, items: list[dict],
+                      *, context_size: int, start: int = 0, workers: int = 1) -> list[Job]:
+    """Reliability jobs; `workers` copies of each (determinism compares two processes)."""
+    jobs = []
+    for m, b in itertools.product(models, backends):
+        for w in range(workers):
+            jobs.append(Job(index=start + len(jobs), model_id=m, backend=b, threads=threads,
+                            n_ctx=context_size, scenario="reliability",
+                            items=tuple({**it, "task": {**it["task"],
+                                                        "name": f"{it['task']['name']}-w{w + 1}"}}
+                                        if workers > 1 else it for it in items)))
+    return jobs
+
+
 def describe(jobs: list[Job]) -> list[str]:
     """Human-readable plan, one line per job and a total."""
     lines = []
@@ -78,9 +92,11 @@ def describe(jobs: list[Job]) -> list[str]:
             what = ", ".join(f"p{s['prompt_tokens']}/g{s['gen_tokens']}" for s in j.items)
             what += (f" ({j.shared['repetitions']} reps + {j.shared['warmup']} warm-up, "
                      f"n_ctx {j.n_ctx})")
-        else:
+        elif j.scenario == "quality":
             what = "quality: " + ", ".join(f"{t['task']['name']} ({t['task']['n_items']} items)"
                                            for t in j.items)
+        else:
+            what = j.scenario + ": " + ", ".join(t["task"]["name"] for t in j.items)
         lines.append(f"  [{j.index + 1}/{len(jobs)}] {j.label}: {what}")
     n_items = sum(len(j.items) for j in jobs)
     lines.append(f"  {len(jobs)} worker(s), {n_items} record(s) to produce")

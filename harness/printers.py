@@ -1,8 +1,9 @@
 """Printers: one interface (header, record, footer), many formats.
 
-markdown: a table per backend, median ± sample standard deviation over repetitions;
-csv, jsonl: one flat row per run record, flushed as it arrives; json: the rows as one
-array at the end. Flat rows carry medians and spreads as numbers, for machines.
+markdown: a speed table per backend (median ± sample standard deviation over repetitions)
+and a quality table per backend (accuracy ± standard error, perplexities); csv, jsonl: one
+flat row per run record, flushed as it arrives; json: the rows as one array at the end.
+Flat rows carry medians, spreads and accuracies as numbers, for machines.
 """
 
 from __future__ import annotations
@@ -23,8 +24,19 @@ _METRICS = [
     ("model_size_mb", "model_size_mb", "median"),
 ]
 _SPREAD = ("ttft_ms", "prefill_tps", "decode_tps")
-KEYS = ["model", "backend", "device", "threads", "prompt_tokens", "gen_tokens", "status"]
-COLUMNS = KEYS + [c for c, _, _ in _METRICS] + [f"{c}_sd" for c in _SPREAD] + ["error"]
+# quality: (column, metric, statistic); accuracies are means of 0/1 samples, *_se stderrs
+_QUALITY = [
+    ("acc", "acc", "mean"), ("acc_se", "acc", "sem"), ("acc_norm", "acc_norm", "mean"),
+    ("acc_norm_se", "acc_norm", "sem"), ("acc_per_token", "acc_per_token", "mean"),
+    ("exact_match", "exact_match", "mean"), ("token_perplexity", "token_perplexity", "median"),
+    ("word_perplexity", "word_perplexity", "median"),
+    ("byte_perplexity", "byte_perplexity", "median"),
+    ("bits_per_byte", "bits_per_byte", "median"), ("items_per_s", "items_per_s", "median"),
+]
+KEYS = ["model", "backend", "device", "threads", "task", "prompt_tokens", "gen_tokens",
+        "status"]
+COLUMNS = (KEYS + [c for c, _, _ in _METRICS] + [f"{c}_sd" for c in _SPREAD]
+           + [c for c, _, _ in _QUALITY] + ["error"])
 
 
 def flat_row(record: dict) -> dict:
@@ -33,9 +45,9 @@ def flat_row(record: dict) -> dict:
     p = record["params"]
     row = {"model": record["model"]["id"], "backend": record["backend"]["name"],
            "device": record["device"]["name"], "threads": p.get("threads"),
-           "prompt_tokens": p.get("prompt_tokens"), "gen_tokens": p.get("gen_tokens"),
-           "status": record["status"]}
-    for col, metric, stat in _METRICS:
+           "task": record["task"]["name"], "prompt_tokens": p.get("prompt_tokens"),
+           "gen_tokens": p.get("gen_tokens"), "status": record["status"]}
+    for col, metric, stat in _METRICS + _QUALITY:
         row[col] = by_metric.get(metric, {}).get(stat)
     for col in _SPREAD:
         row[f"{col}_sd"] = by_metric.get(col, {}).get("stdev")
@@ -64,34 +76,55 @@ def _fmt(v, digits: int = 1) -> str:
 
 
 class MarkdownPrinter(Printer):
-    """A table per backend; a new table starts whenever the backend changes."""
+    """A speed table and a quality table per backend, started whenever either changes."""
 
-    HEAD = ["model", "threads", "prompt", "gen", "TTFT ms", "prefill tok/s", "decode tok/s",
-            "ITL p50/p90/p99 ms", "load s", "peak RSS MB", "model MB"]
+    SPEED = ["model", "threads", "prompt", "gen", "TTFT ms", "prefill tok/s", "decode tok/s",
+             "ITL p50/p90/p99 ms", "load s", "peak RSS MB", "model MB"]
+    QUALITY = ["model", "task", "items", "acc", "acc_norm", "acc/token", "token ppl",
+               "word ppl", "byte ppl", "bits/byte", "items/s", "peak RSS MB"]
 
     def __init__(self, out=None):
         super().__init__(out)
-        self._backend = None
-        self.failures: list[str] = []
+        self._table = None
 
     def record(self, record: dict) -> None:
         r = flat_row(record)
-        if r["backend"] != self._backend:
-            self._backend = r["backend"]
-            self._write(f"\n### {r['backend']} on {r['device']}\n\n| " + " | ".join(self.HEAD)
-                        + " |\n|" + "|".join("---" for _ in self.HEAD) + "|\n")
+        speed = r["task"] == "speed"
+        table = (r["backend"], speed)
+        head = self.SPEED if speed else self.QUALITY
+        if table != self._table:
+            self._table = table
+            title = "" if speed else "quality: "
+            self._write(f"\n### {title}{r['backend']} on {r['device']}\n\n| "
+                        + " | ".join(head) + " |\n|" + "|".join("---" for _ in head) + "|\n")
         if r["status"] != "ok":
-            cells = [r["model"], str(r["threads"]), str(r["prompt_tokens"]), str(r["gen_tokens"]),
-                     f"FAILED: {r['error']}"] + [""] * (len(self.HEAD) - 5)
+            lead = ([r["model"], str(r["threads"]), str(r["prompt_tokens"]), str(r["gen_tokens"])]
+                    if speed else [r["model"], r["task"]])
+            cells = lead + [f"FAILED: {r['error']}"] + [""] * (len(head) - len(lead) - 1)
         else:
-            def pm(c, d=1):
-                return f"{_fmt(r[c], d)} ± {_fmt(r[c + '_sd'], d)}"
-            cells = [r["model"], str(r["threads"]), str(r["prompt_tokens"]), str(r["gen_tokens"]),
-                     pm("ttft_ms"), pm("prefill_tps"), pm("decode_tps"),
-                     f"{_fmt(r['itl_p50_ms'], 2)} / {_fmt(r['itl_p90_ms'], 2)} / "
-                     f"{_fmt(r['itl_p99_ms'], 2)}",
-                     _fmt(r["load_s"], 2), _fmt(r["peak_rss_mb"]), _fmt(r["model_size_mb"])]
+            cells = self._speed_cells(r) if speed else self._quality_cells(r, record)
         self._write("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |\n")
+
+    @staticmethod
+    def _speed_cells(r: dict) -> list[str]:
+        def pm(c, d=1):
+            return f"{_fmt(r[c], d)} ± {_fmt(r[c + '_sd'], d)}"
+        return [r["model"], str(r["threads"]), str(r["prompt_tokens"]), str(r["gen_tokens"]),
+                pm("ttft_ms"), pm("prefill_tps"), pm("decode_tps"),
+                f"{_fmt(r['itl_p50_ms'], 2)} / {_fmt(r['itl_p90_ms'], 2)} / "
+                f"{_fmt(r['itl_p99_ms'], 2)}",
+                _fmt(r["load_s"], 2), _fmt(r["peak_rss_mb"]), _fmt(r["model_size_mb"])]
+
+    @staticmethod
+    def _quality_cells(r: dict, record: dict) -> list[str]:
+        def acc(c):
+            return "-" if r[c] is None else f"{r[c]:.3f} ± {r[c + '_se']:.3f}"
+        n = record["task"].get("n_items", "-")
+        return [r["model"], r["task"], str(n), acc("acc") if r["exact_match"] is None
+                else f"EM {r['exact_match']:.3f}", acc("acc_norm"),
+                _fmt(r["acc_per_token"], 3), _fmt(r["token_perplexity"], 2),
+                _fmt(r["word_perplexity"], 2), _fmt(r["byte_perplexity"], 3),
+                _fmt(r["bits_per_byte"], 3), _fmt(r["items_per_s"], 2), _fmt(r["peak_rss_mb"])]
 
 
 class CsvPrinter(Printer):

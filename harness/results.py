@@ -97,7 +97,8 @@ def _clean(x: Any) -> Any:
 def make_record(*, run_id: str, seq: int, started_at: str, model: dict, backend: dict,
                 device: dict, task: dict, params: dict, env: dict,
                 measurements: list[Measurement] | None = None,
-                error: dict | None = None) -> dict:
+                error: dict | None = None, details: dict | None = None) -> dict:
+    extra = {"details": details} if details else {}
     return _clean({
         "schema": SCHEMA, "schema_version": SCHEMA_VERSION,
         "run_id": run_id, "seq": seq,
@@ -106,7 +107,7 @@ def make_record(*, run_id: str, seq: int, started_at: str, model: dict, backend:
         "model": model, "backend": backend, "device": device, "task": task,
         "params": params, "env": env,
         "measurements": [m.to_dict() for m in measurements or []],
-        "error": error,
+        "error": error, **extra,
     })
 
 

@@ -125,15 +125,20 @@ class Session:
     # ------------------------------------------------------------------ records
     def _record(self, job: Job, item: int, started: str, env: dict, artifact: dict,
                 loaded: dict | None, measurements: list[Measurement] | None = None,
-                error: dict | None = None) -> dict:
+                error: dict | None = None, details: dict | None = None) -> dict:
         model = self.models[job.model_id]
         params = {"threads": job.threads, "n_ctx": job.n_ctx}
         if job.scenario == "speed":
             task = TASK_SPEED
             params.update(job.items[item], **job.shared)
+            if measurements:
+                params["memory_bandwidth"] = self.bandwidth(job.threads)
         else:
             task = job.items[item]["task"]
-            params["limit"] = task.get("limit")
+            params.update({k: v for k, v in job.items[item].items()
+                           if k not in ("task", "items", "prompts")})
+            if "limit" in task:
+                params["limit"] = task["limit"]
         return make_record(
             run_id=self.run_id, seq=job.index * 1000 + item, started_at=started,
             model={"id": model.spec.id, "format": model.spec.format, "sha256": model.sha256,
@@ -142,12 +147,21 @@ class Session:
                    "quantization": model.spec.quantization, "artifact": artifact},
             backend={"name": job.backend, "info": (loaded or {}).get("info", {})},
             device={**self.device.model_dump(mode="json"), "cpus": self.device.cpu_set()},
-            task=task, params=params, env=env, measurements=measurements, error=error)
+            task=task, params=params, env=env, measurements=measurements, error=error,
+            details=details)
 
-    @staticmethod
-    def _measurements(job: Job, item: int, raw: list[dict], extra: dict, loaded: dict,
+    def _measurements(self, job: Job, item: int, raw: list[dict], extra: dict, loaded: dict,
                       artifact_bytes: int) -> list[Measurement]:
         ms = [Measurement(**m) for m in raw]
+        decode = next((m for m in ms if m.metric == "decode_tps"), None)
+        if decode is not None:
+            import statistics
+
+            from harness.measure.bandwidth import decode_efficiency
+
+            gbps = self.bandwidth(job.threads)["gbps"]
+            ms.append(Measurement("decode_efficiency", "fraction of roofline", True, (
+                decode_efficiency(statistics.median(decode.samples), artifact_bytes, gbps),)))
         ms += [Measurement("load_s", "s", False, (loaded["load_s"],)),
                Measurement("peak_rss_mb", "MB", False, (extra["peak_rss_bytes"] / 2**20,)),
                Measurement("rss_after_load_mb", "MB", False,
@@ -158,6 +172,12 @@ class Session:
             n = job.items[item]["task"]["n_items"]
             ms.append(Measurement("items_per_s", "items/s", True, (n / extra["elapsed_s"],)))
         return ms
+
+    def bandwidth(self, threads: int) -> dict:
+        """This host's memory bandwidth at `threads` (probed once, cached per host)."""
+        from harness.measure.bandwidth import bandwidth_gbps
+
+        return bandwidth_gbps(threads)
 
     def _emit(self, job: Job, item: int, record: dict, records: list[dict]) -> None:
         write_json(self.run_dir / "records" / f"{job.item_key(item)}.json", record)
@@ -244,8 +264,8 @@ class Session:
             elif kind == "result":
                 i = todo[event[1]]
                 ms = self._measurements(job, i, event[2], event[3], loaded, size)
-                self._emit(job, i, self._record(job, i, started, env, artifact, loaded, ms),
-                           records)
+                self._emit(job, i, self._record(job, i, started, env, artifact, loaded, ms,
+                                                details=event[3].get("details")), records)
             elif kind == "failed":
                 i = todo[event[1]]
                 self._emit(job, i, self._record(job, i, started, env, artifact, loaded,

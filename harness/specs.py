@@ -96,7 +96,8 @@ class Budget(Strict):
 
     metric: Literal[
         "ttft_ms", "prefill_tps", "decode_tps", "itl_p50_ms", "itl_p90_ms", "itl_p99_ms",
-        "load_s", "peak_rss_mb", "perplexity", "acc", "acc_norm", "determinism"]
+        "load_s", "peak_rss_mb", "perplexity", "acc", "acc_norm", "determinism",
+        "rss_slope_mb_per_min"]
     max: float | None = None
     min: float | None = None
     prompt_tokens: int | None = Field(None, gt=0)

@@ -6,7 +6,7 @@ and nothing else. It talks to the parent only through a Pipe of plain-data messa
 
   ("loaded",   {"load_s", "info", "rss_after_load_bytes"})
   ("progress", item_index, repetitions_done)
-  ("result",   item_index, [measurement dicts], {"peak_rss_bytes"})
+  ("result",   item_index, [measurement dicts], {"peak_rss_bytes", "elapsed_s", "details"})
   ("error",    item_index, {"kind", "message"})
   ("done",     {"peak_rss_bytes"})
 """
@@ -64,11 +64,12 @@ def main(payload: dict, conn) -> None:
                 conn.send(("progress", _i, done))
 
             t0 = time.perf_counter()
-            measurements = scenario.run(backend, **payload.get("shared", {}), **params,
-                                        on_repetition=progress)
+            out = scenario.run(backend, **payload.get("shared", {}), **params,
+                               on_repetition=progress)
+            measurements, details = out if isinstance(out, tuple) else (out, None)
             conn.send(("result", item, [m.__dict__ for m in measurements],
                        {"peak_rss_bytes": peak_rss_bytes(),
-                        "elapsed_s": time.perf_counter() - t0}))
+                        "elapsed_s": time.perf_counter() - t0, "details": details}))
         backend.close()
         conn.send(("done", {"peak_rss_bytes": peak_rss_bytes()}))
     except BaseException as exc:  # report, then exit non-zero: the parent records it

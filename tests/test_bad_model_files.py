@@ -82,12 +82,22 @@ def test_not_a_genai_folder(tmp_path):
         check_onnx_folder(tmp_path / "empty")
 
 
-@pytest.mark.parametrize("name, head", [("model.bin", b"PK\x03\x04"), ("model.pt", b"\x80\x02"),
-                                        ("model.gguf", b"\x80\x04\x95")])
+@pytest.mark.parametrize("name, head", [("model.pt", b"\x80\x02"), ("model.gguf", b"\x80\x04\x95")])
 def test_pickle_checkpoints_are_refused(tmp_path, name, head):
     (tmp_path / name).write_bytes(head + b"\0" * 64)
     with pytest.raises(ModelError, match="refusing a pickle checkpoint"):
         refuse_pickle(tmp_path / name)
+
+
+def test_torch_zip_checkpoint_is_refused_but_other_files_are_not(tmp_path):
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "model.bin", "w") as z:
+        z.writestr("archive/data.pkl", b"\x80\x02}q\x00.")
+    with pytest.raises(ModelError, match="refusing a pickle checkpoint"):
+        refuse_pickle(tmp_path / "model.bin")
+    (tmp_path / "weights.bin").write_bytes(b"GGUF" + b"\0" * 64)
+    refuse_pickle(tmp_path / "weights.bin")  # a .bin name alone is no reason
 
 
 def test_cli_broken_onnx_folder_is_exit_2_one_line(project, tmp_path):

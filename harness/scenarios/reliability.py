@@ -1,0 +1,89 @@
+"""Reliability evidence, run inside a worker.
+
+determinism: each prompt is generated greedily `repetitions` times; the per-prompt sample
+  is 1 when every repetition gave the same token ids, else 0. The ids of the first
+  repetition go back as details, so the parent can compare two worker processes and
+  show the first differing token.
+soak: generations of a fixed shape back to back for `duration_s` seconds; for each one
+  its start time, decode tokens/s and resident memory. Reported: the time series, the
+  least-squares slope of resident memory in MB per minute over the run after its first
+  10% (a leak shows as growth), the drift of decode speed in % of its mean per minute,
+  and the number of generations that raised an error (the run goes on after an error
+  and stops after three in a row).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from harness.backends.base import Backend
+from harness.measure.memory import current_rss_bytes
+from harness.results import Measurement
+from harness.scenarios import speed
+
+Progress = Callable[[int], None] | None
+
+
+def slope_per_minute(ts: list[float], ys: list[float]) -> float:
+    """Least-squares slope of ys against ts (seconds), per minute; 0 for < 2 points."""
+    n = len(ts)
+    if n < 2:
+        return 0.0
+    mt, my = sum(ts) / n, sum(ys) / n
+    var = sum((t - mt) ** 2 for t in ts)
+    return 60.0 * sum((t - mt) * (y - my) for t, y in zip(ts, ys)) / var if var else 0.0
+
+
+def determinism(backend: Backend, *, prompts: list[str], gen_tokens: int, repetitions: int,
+                on_repetition: Progress = None) -> tuple[list[Measurement], dict]:
+    samples, outputs = [], []
+    for i, text in enumerate(prompts):
+        ids = backend.tokenize(text, add_special=True)
+        runs = [list(backend.generate(ids, gen_tokens)) for _ in range(repetitions)]
+        samples.append(1.0 if all(r == runs[0] for r in runs) else 0.0)
+        outputs.append(runs[0])
+        if on_repetition:
+            on_repetition(i + 1)
+    return ([Measurement("determinism", "identical (1) or not (0)", True, tuple(samples))],
+            {"outputs": outputs})
+
+
+def soak(backend: Backend, *, duration_s: float, prompt_tokens: int, gen_tokens: int,
+         on_repetition: Progress = None) -> tuple[list[Measurement], dict]:
+    prompt = speed.synthetic_prompt(backend.vocab_size(), prompt_tokens)
+    ts, tps, rss = [], [], []
+    errors, in_a_row, last_error = 0, 0, None
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < duration_s and in_a_row < 3:
+        start = time.perf_counter() - t0
+        try:
+            stamps = speed.time_generation(backend, prompt, gen_tokens)
+        except Exception as e:  # counted and reported; the soak goes on
+            errors, in_a_row, last_error = errors + 1, in_a_row + 1, f"{type(e).__name__}: {e}"
+            continue
+        in_a_row = 0
+        ts.append(start)
+        tps.append((len(stamps) - 2) / (stamps[-1] - stamps[1]))
+        rss.append(current_rss_bytes() / 2**20)
+        if on_repetition:
+            on_repetition(len(ts))
+    skip = len(ts) // 10
+    mean_tps = sum(tps) / len(tps) if tps else 0.0
+    drift = slope_per_minute(ts[skip:], tps[skip:]) / mean_tps * 100 if mean_tps else 0.0
+    return ([Measurement("soak_t_s", "s", False, tuple(ts)),
+             Measurement("soak_decode_tps", "tokens/s", True, tuple(tps)),
+             Measurement("soak_rss_mb", "MB", False, tuple(rss)),
+             Measurement("rss_slope_mb_per_min", "MB/min", False,
+                         (slope_per_minute(ts[skip:], rss[skip:]),)),
+             Measurement("decode_drift_pct_per_min", "%/min", True, (drift,)),
+             Measurement("soak_errors", "count", False, (float(errors),))],
+            {"last_error": last_error, "generations": len(ts)})
+
+
+def run(backend: Backend, *, task: dict, on_repetition: Progress = None, **params):
+    """Dispatch on task["kind"]: "determinism" or "soak"."""
+    kinds = {"determinism": determinism, "soak": soak}
+    if task["kind"] not in kinds:
+        raise ValueError(f"unknown reliability kind {task['kind']!r}")
+    return kinds[task["kind"]](backend, on_repetition=on_repetition, **params)
