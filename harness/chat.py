@@ -27,10 +27,11 @@ def chat_template(model_path: Path) -> str | None:
         from gguf import GGUFReader
     except ImportError:
         return None
-    field = GGUFReader(str(model_path)).fields.get("tokenizer.chat_template")
-    if field is None:
-        return None
-    return bytes(field.parts[field.data[0]]).decode("utf-8")
+    try:
+        field = GGUFReader(str(model_path)).fields.get("tokenizer.chat_template")
+        return None if field is None else bytes(field.parts[field.data[0]]).decode("utf-8")
+    except (ValueError, OSError, UnicodeDecodeError, IndexError):
+        return None  # not a readable GGUF header: the model is used without a template
 
 
 def render(template: str, messages: list[dict], *, add_generation_prompt: bool = True,

@@ -50,11 +50,11 @@ def register(sub) -> None:
     p.set_defaults(handler=cmd_verify)
 
 
-def reliability_items(model_path: Path, soak_s: float) -> tuple[list[dict], list[dict]]:
+def reliability_items(model_path: Path, fmt: str, soak_s: float) -> tuple[list[dict], list[dict]]:
     """(determinism items, soak items) for the reliability jobs."""
     from harness.chat import chat_template, render
 
-    template = chat_template(model_path)
+    template = chat_template(model_path) if fmt in ("gguf", "onnx") else None
     prompts = [render(template, [{"role": "user", "content": p}], source=model_path)
                if template else p for p in PROMPTS]
     det = [{"task": {"name": "determinism", "kind": "determinism", "version": 1},
@@ -113,7 +113,7 @@ def cmd_verify(args) -> int:
     models, jobs, notes = commands._plan(request, catalogue, cat_path, device)
     (model,) = models.values()
     threads = device.resolve_threads()
-    det, soak = reliability_items(model.path, args.soak_seconds)
+    det, soak = reliability_items(model.path, model.spec.format, args.soak_seconds)
     backends = list(dict.fromkeys(j.backend for j in jobs))
     if any(b.metric == "determinism" for b in budgets):
         jobs += plan.build_reliability(list(models), backends, threads, det, workers=2,

@@ -98,4 +98,5 @@ class FakeBackend(Backend):
         return out
 
     def info(self) -> dict:
-        return {"fake": True}
+        affinity = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+        return {"fake": True, "affinity": affinity}

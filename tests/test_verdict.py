@@ -1,0 +1,145 @@
+"""Verdict logic on synthetic measurements, affinity pinning, and verify end to end."""
+
+import json
+
+import pytest
+
+from conftest import run_cli, write
+from harness.provenance import environment
+from harness.results import Measurement, make_record, read_record, record_files
+from harness.specs import DeviceProfile
+from harness.verdict import check_budget, markdown_table, verdict
+
+
+def speed_record(decode, ttft=(100.0,) * 10, prompt=128, threads=2, peak=300.0):
+    ms = [Measurement("ttft_ms", "ms", False, tuple(ttft)),
+          Measurement("decode_tps", "tokens/s", True, tuple(decode)),
+          Measurement("itl_ms", "ms", False, tuple(1000 / d for d in decode for _ in range(5))),
+          Measurement("load_s", "s", False, (0.5,)),
+          Measurement("peak_rss_mb", "MB", False, (peak,))]
+    return make_record(run_id="r", seq=0, started_at="t",
+                       model={"id": "m", "format": "gguf", "sha256": None, "size_bytes": 1},
+                       backend={"name": "llama_cpp"}, device={"name": "d"},
+                       task={"name": "speed", "version": 1},
+                       params={"prompt_tokens": prompt, "gen_tokens": 64, "threads": threads},
+                       env=environment(), measurements=ms)
+
+
+def quality_record(task, correct, n):
+    return make_record(run_id="r", seq=1, started_at="t",
+                       model={"id": "m", "format": "gguf", "sha256": None, "size_bytes": 1},
+                       backend={"name": "llama_cpp"}, device={"name": "d"},
+                       task={"name": task, "version": 1, "kind": "multiple_choice"},
+                       params={"threads": 2}, env=environment(),
+                       measurements=[Measurement("acc", "", True,
+                                                 tuple([1.0] * correct + [0.0] * (n - correct)))])
+
+
+def device(*budgets, threads=2):
+    return DeviceProfile(name="d", threads=threads, budgets=list(budgets))
+
+
+def test_min_budget_uses_the_lower_bound():
+    recs = [speed_record([50.0 + i for i in range(10)])]  # median 54.5, CI roughly 52-57
+    ok = check_budget(recs, *device({"metric": "decode_tps", "min": 45,
+                                     "prompt_tokens": 128}).budgets, device())
+    assert ok["status"] == "pass" and ok["measured"] == pytest.approx(54.5)
+    assert ok["bound"] < ok["measured"]
+    # the median meets 54 but the lower bound does not: FAIL, with a note saying so
+    close = check_budget(recs, *device({"metric": "decode_tps", "min": 54}).budgets, device())
+    assert close["status"] == "fail" and "bound does not" in close["detail"]
+
+
+def test_max_budget_uses_the_upper_bound_and_percentiles():
+    recs = [speed_record([100.0] * 10, ttft=[90.0 + i for i in range(10)])]
+    r = check_budget(recs, *device({"metric": "ttft_ms", "max": 100}).budgets, device())
+    assert r["status"] == "pass" and r["bound"] > r["measured"]
+    r = check_budget(recs, *device({"metric": "itl_p99_ms", "max": 5}).budgets, device())
+    assert r["status"] == "fail" and r["measured"] == pytest.approx(10.0)
+
+
+def test_peak_memory_takes_the_worst_worker_and_accuracy_its_stderr():
+    recs = [speed_record([100.0] * 5, peak=300), speed_record([100.0] * 5, peak=900),
+            quality_record("mc_en", 30, 36)]
+    d = device({"metric": "peak_rss_mb", "max": 800}, {"metric": "acc", "min": 0.7, "task": "mc_en"})
+    mem, acc = (check_budget(recs, b, d) for b in d.budgets)
+    assert mem["status"] == "fail" and mem["measured"] == 900
+    assert acc["measured"] == pytest.approx(30 / 36) and acc["bound"] < acc["measured"]
+
+
+def test_not_measured_makes_the_verdict_incomplete_and_a_failure_wins():
+    recs = [speed_record([100.0] * 10)]
+    d = device({"metric": "decode_tps", "min": 10}, {"metric": "acc", "min": 0.5, "task": "mc_ko"})
+    doc = verdict(recs, d, model={"id": "m", "sha256": None}, backend="llama_cpp", run_id="r",
+                  env={}, host_warnings=[])
+    assert doc["verdict"] == "incomplete"
+    assert [b["status"] for b in doc["budgets"]] == ["pass", "not_measured"]
+    d2 = device({"metric": "decode_tps", "min": 1000}, {"metric": "acc", "min": 0.5, "task": "x"})
+    assert verdict(recs, d2, model={"id": "m", "sha256": None}, backend="llama_cpp",
+                   run_id="r", env={}, host_warnings=[])["verdict"] == "fail"
+    table = markdown_table(doc)
+    assert table.startswith("**INCOMPLETE**") and "| acc | >= 0.5 on mc_ko | - | - | NOT MEASURED |" in table
+
+
+def test_speed_budget_only_counts_the_profiles_thread_count():
+    recs = [speed_record([100.0] * 10, threads=1)]
+    d = device({"metric": "decode_tps", "min": 10}, threads=2)
+    assert check_budget(recs, d.budgets[0], d)["status"] == "not_measured"
+
+
+FAKE_PROFILE = """
+name: fake-laptop
+threads: 1
+cores: 1
+memory_budget_mb: 2048
+budgets:
+  - {metric: decode_tps, min: 1, prompt_tokens: 16}
+  - {metric: ttft_ms, max: 10000, prompt_tokens: 16}
+  - {metric: peak_rss_mb, max: 2048}
+  - {metric: determinism, min: 1}
+  - {metric: rss_slope_mb_per_min, max: 1000}
+"""
+
+
+def test_worker_is_pinned_to_the_profiles_cores(project):
+    write(project / "devices" / "one.yaml", "name: one\nthreads: 1\ncores: 1\n")
+    r = run_cli("run", "-b", "fake", "-d", "one", "-p", "4", "-n", "4", "-r", "1",
+                "--tasks", "none", "--out", str(project / "out"))
+    assert r.returncode == 0, r.stderr
+    (rec,) = [read_record(p) for p in record_files([project / "out"])]
+    assert len(rec["backend"]["info"]["affinity"]) == 1
+    assert rec["backend"]["info"]["affinity"] == rec["device"]["cpus"]
+
+
+def test_verify_passes_on_a_deterministic_fake_model(project):
+    write(project / "devices" / "fake-laptop.yaml", FAKE_PROFILE)
+    r = run_cli("verify", "-d", "fake-laptop", "-b", "fake", "-r", "3", "--soak-seconds", "1",
+                "--out", str(project / "out"), "--no-report")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith("**PASS**: fake-ok / fake on fake-laptop")
+    (run_dir,) = (project / "out").iterdir()
+    doc = json.loads((run_dir / "verdict.json").read_text())
+    assert doc["verdict"] == "pass" and len(doc["budgets"]) == 5
+    det = read_record(run_dir / "records" / "fake-fake-ok-t1-determinism.json")
+    assert det["details"]["mismatches"] == [] and det["details"]["workers"] == 2
+
+
+def test_verify_reports_a_determinism_mismatch_across_processes(project):
+    write(project / "devices" / "fake-laptop.yaml", FAKE_PROFILE)
+    with open(project / "models.yaml", "a") as f:
+        f.write("  - id: fake-flaky\n    format: fake\n    source: {kind: path, path: fake.bin}\n"
+                "    options: {nondeterministic: true}\n")
+    r = run_cli("verify", "-d", "fake-laptop", "-b", "fake", "-m", "fake-flaky", "-r", "3",
+                "--soak-seconds", "0", "--out", str(project / "out"), "--no-report")
+    assert r.returncode == 1
+    assert "| determinism | >= 1 | 0 | 0 | FAIL |" in r.stdout
+    assert "| rss_slope_mb_per_min | <= 1000 MB/min | - | - | NOT MEASURED |" in r.stdout
+    (run_dir,) = (project / "out").iterdir()
+    det = read_record(run_dir / "records" / "fake-fake-flaky-t1-determinism.json")
+    first = det["details"]["mismatches"][0]
+    assert first["prompt"] == 0 and first["position"] == 0 and first["expected"] != first["got"]
+
+
+def test_verify_needs_budgets(project):
+    r = run_cli("verify", "-d", "host", "-b", "fake")
+    assert r.returncode == 2 and "has no budgets" in r.stderr
