@@ -136,7 +136,7 @@ class Session:
         else:
             task = job.items[item]["task"]
             params.update({k: v for k, v in job.items[item].items()
-                           if k not in ("task", "items", "prompts")})
+                           if k not in ("task", "items", "prompts", "text")})
             if "limit" in task:
                 params["limit"] = task["limit"]
         return make_record(
@@ -197,8 +197,7 @@ class Session:
         from harness.provenance import environment
 
         env = environment()
-        self.run_dir.mkdir(parents=True, exist_ok=bool(self.skip) or
-                           (self.run_dir / "run.json").exists())
+        self.run_dir.mkdir(parents=True, exist_ok=True)  # run ids are unique per process
         manifest = {"run_id": self.run_id, "started_at": now_iso(), "request": self.request,
                     "device": self.device.model_dump(mode="json"), "env": env,
                     "jobs": [{"model": j.model_id, "backend": j.backend, "threads": j.threads,

