@@ -17,7 +17,8 @@ EPILOG = ("exit codes: 0 success; 1 a run failed; 2 bad input (file, key or flag
 
 
 #: modules that add subcommands; each has register(subparsers) and imports nothing heavy
-COMMAND_MODULES = ("harness.commands",)
+COMMAND_MODULES = ("harness.commands", "harness.verify", "harness.parity", "harness.leaderboard", "harness.report",
+                   "harness.gate")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except BenchError as e:
-        print(f"sllm-bench: error: {e}", file=sys.stderr)
+        kind = "" if e.exit_code == 130 else "error: "
+        print(f"sllm-bench: {kind}{e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("sllm-bench: interrupted", file=sys.stderr)
