@@ -1,0 +1,159 @@
+"""The gate config: per-metric rules, overridable per device profile and per task.
+
+A rule is resolved for (metric, unit, device, task) in this order, each layer changing
+only the keys it sets: the built-in DEFAULT_RULE, the file's `default` (for every metric),
+the built-in UNIT_RULES for the unit and METRIC_RULES for the metric, the file's `metrics`
+entry, then every `overrides` entry whose `device` and `task` (each optional) match, in
+file order. The project's file is
+results/baselines/gate.yaml (used when present; `--config PATH` picks another). Unknown
+keys are errors naming the file and the key.
+
+    alpha: 0.05                 # one-sided Mann-Whitney U significance level
+    confidence: 0.95            # bootstrap interval shown in the table
+    ignore_params: [repetitions, memory_bandwidth]    # params left out of the match key
+    default: {threshold: 0.05}  # for every metric
+    metrics:
+      peak_rss_mb: {tolerance: 0.05, abs_tolerance: 8}
+    overrides:
+      - device: laptop-2c-4g
+        metrics: {decode_tps: {threshold: 0.08}}
+      - task: hellaswag
+        metrics: {acc: {rule: tolerance, abs_tolerance: 0.0}}   # exact
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness.gate_stats import Rule
+
+CONFIG_NAME = "gate.yaml"
+
+#: every metric starts from this (gate_stats.Rule documents each field)
+DEFAULT_RULE = Rule(gate=True, rule="auto", center="median", threshold=0.05,
+                    abs_threshold=0.0, tolerance=0.05, abs_tolerance=0.0)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MetricRule(Strict):
+    """Keys of a per-metric rule; unset keys keep the value of the layer below."""
+
+    gate: bool | None = Field(None, description="false: report the metric, never fail on it")
+    rule: Literal["auto", "statistical", "tolerance"] | None = Field(
+        None, description="auto: tolerance when a side has one sample, else statistical")
+    center: Literal["median", "mean"] | None = None
+    threshold: float | None = Field(None, ge=0, description="statistical: relative change")
+    abs_threshold: float | None = Field(None, ge=0, description="statistical: in the unit")
+    tolerance: float | None = Field(None, ge=0, description="tolerance: relative change")
+    abs_tolerance: float | None = Field(None, ge=0, description="tolerance: in the unit")
+
+    def apply(self, rule: Rule) -> Rule:
+        return replace(rule, **self.model_dump(exclude_none=True))
+
+
+#: built-in layer by unit: 0/1 samples compare means, one point absolute; memory gets a
+#: tolerance (VmHWM moves by a few MB between identical runs); perplexities are one number
+UNIT_RULES: dict[str, MetricRule] = {
+    "fraction": MetricRule(center="mean", threshold=0.0, abs_threshold=0.01),
+    "MB": MetricRule(tolerance=0.05, abs_tolerance=8.0),
+    "ppl": MetricRule(tolerance=0.01),
+    "bits/byte": MetricRule(tolerance=0.01),
+}
+
+_REPORT_ONLY = MetricRule(gate=False)
+_EXACT = MetricRule(rule="tolerance", center="mean", tolerance=0.0, abs_tolerance=0.0)
+
+#: built-in layer by metric name, above the unit layer
+METRIC_RULES: dict[str, MetricRule] = {
+    # one timing per run, at the mercy of the page cache and the neighbours: reported only
+    **dict.fromkeys(("load_s", "elapsed_s", "items_per_s", "decode_efficiency",
+                     "rss_slope_mb_per_min", "decode_drift_pct_per_min"), _REPORT_ONLY),
+    # descriptions of the input, not measurements of the model
+    **dict.fromkeys(("text_words", "text_bytes", "window_tokens"), _REPORT_ONLY),
+    # deterministic: any worsening is a regression
+    **dict.fromkeys(("model_size_mb", "determinism", "soak_errors"), _EXACT),
+}
+
+
+class Override(Strict):
+    """Rules for runs of one device profile and/or one task (both optional)."""
+
+    device: str | None = None
+    task: str | None = None
+    metrics: dict[str, MetricRule] = Field(default_factory=dict)
+
+
+class GateFile(Strict):
+    alpha: float = Field(0.05, gt=0, lt=0.5)
+    confidence: float = Field(0.95, gt=0, lt=1)
+    # repetitions: a sample count, not a setting; memory_bandwidth: measured, not chosen
+    ignore_params: list[str] = Field(
+        default_factory=lambda: ["repetitions", "memory_bandwidth"])
+    default: MetricRule = MetricRule()
+    metrics: dict[str, MetricRule] = Field(default_factory=dict)
+    overrides: list[Override] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """A loaded gate config; `source` is the file it came from (None: built-in only)."""
+
+    file: GateFile = field(default_factory=GateFile)
+    source: Path | None = None
+
+    @property
+    def alpha(self) -> float:
+        return self.file.alpha
+
+    @property
+    def confidence(self) -> float:
+        return self.file.confidence
+
+    @property
+    def ignore_params(self) -> tuple[str, ...]:
+        return tuple(self.file.ignore_params)
+
+    def rule(self, metric: str, unit: str, device: str, task: str) -> Rule:
+        """The resolved rule for one metric of one run (module docstring: the layers)."""
+        layers = [self.file.default, UNIT_RULES.get(unit), METRIC_RULES.get(metric),
+                  self.file.metrics.get(metric)]
+        layers += [o.metrics.get(metric) for o in self.file.overrides
+                   if o.device in (None, device) and o.task in (None, task)]
+        rule = DEFAULT_RULE
+        for layer in layers:
+            if layer is not None:
+                rule = layer.apply(rule)
+        return rule
+
+
+
+def default_path() -> Path | None:
+    """results/baselines/gate.yaml in the project, when the project root is found."""
+    from harness.config import project_root
+    from harness.errors import ConfigError
+
+    try:
+        return project_root() / "results" / "baselines" / CONFIG_NAME
+    except ConfigError:
+        return None
+
+
+def load(path: str | Path | None = None) -> GateConfig:
+    """The given file, else the project's results/baselines/gate.yaml, else built-ins."""
+    from harness.config import read_yaml, validate
+
+    if path is None:
+        found = default_path()
+        if found is None or not found.is_file():
+            return GateConfig()
+        path = found
+    path = Path(path)
+    data = read_yaml(path)
+    return GateConfig(validate(GateFile, {} if data is None else data, path), path)

@@ -1,0 +1,91 @@
+"""Render a gate Report: markdown for a pull-request comment, json for machines.
+
+Columns: baseline and current are each side's center (median, or mean where the rule
+says so) with the sample count; change is current / baseline - 1 as measured; the
+interval is the bootstrap interval of that change; p is the one-sided Mann-Whitney U
+p-value in the direction of the change (statistical rule only); decision is the gate's
+verdict.
+"""
+
+from __future__ import annotations
+
+import json
+
+from harness.gate_stats import IMPROVED, REGRESSION
+
+
+def _num(v: float | None) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.1f}" if 10 <= abs(v) < 1e7 else f"{v:.3g}"
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v * 100:+.1f}%"
+
+
+def _p(v: float | None) -> str:
+    if v is None:
+        return "-"
+    return "<0.0001" if v < 1e-4 else f"{v:.2g}"
+
+
+def _decision(row: dict) -> str:
+    d = row["decision"]
+    if d == REGRESSION or d == "run failed":
+        return f"**{d}**"
+    if row.get("rule") == "tolerance" and d in (REGRESSION, IMPROVED, "ok"):
+        return f"{d} (tolerance)"
+    return d
+
+
+def verdict(report) -> str:
+    if report.failures:
+        return f"FAIL: {report.failures} regression(s)"
+    if report.strict and report.undecided:
+        return f"FAIL (--strict): {report.undecided} undecided"
+    return "PASS"
+
+
+def markdown(report, baseline: str, current: list[str]) -> str:
+    out = [f"## sllm-bench gate: {verdict(report)}", "",
+           f"Baseline `{baseline}` vs current `{' '.join(current)}`: {report.matched} run(s) "
+           f"matched, {len(report.baseline_only)} only in the baseline, "
+           f"{len(report.current_only)} only in the current results. Regression = worse "
+           f"beyond the metric's threshold and one-sided Mann-Whitney p < {report.alpha:g} "
+           "(single measurements: beyond their tolerance). Config: "
+           f"{report.config or 'built-in rules'}.", ""]
+    if report.warnings:
+        out += [f"> **Warning:** {w}" for w in report.warnings] + [""]
+    head = ["run", "metric", "n", "baseline", "current", "change",
+            f"{report.confidence:.0%} interval", "p", "decision"]
+    out += ["| " + " | ".join(head) + " |", "|---|---|---:|---:|---:|---:|---|---:|---|"]
+    last = None
+    for r in report.rows:
+        run = "" if r["run"] == last else r["run"]
+        last = r["run"]
+        metric = f"{r['metric']} ({r['unit']})" if r.get("unit") else r["metric"]
+        n = f"{r['n_baseline']}/{r['n_current']}" if "n_baseline" in r else "-"
+        lo_hi = r.get("interval")
+        interval = f"[{_pct(lo_hi[0])}, {_pct(lo_hi[1])}]" if lo_hi else "-"
+        cells = [run, metric, n, _num(r.get("baseline")), _num(r.get("current")),
+                 _pct(r.get("change")), interval, _p(r.get("p")), _decision(r)]
+        out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    extra = report.notes + [f"only in the baseline: {x}" for x in report.baseline_only] + \
+        [f"only in the current results: {x}" for x in report.current_only] + \
+        [f"{r['run']}: {r['metric']}: {r['decision']} ({r['reason']})" for r in report.rows
+         if r["decision"] not in (REGRESSION, IMPROVED, "ok", "not gated")]
+    if extra:
+        out += ["", "Notes:", ""] + [f"- {x}" for x in extra]
+    return "\n".join(out) + "\n"
+
+
+def json_text(report, baseline: str, current: list[str]) -> str:
+    doc = {"verdict": verdict(report), "exit_code": report.exit_code,
+           "baseline": baseline, "current": current, "config": report.config,
+           "alpha": report.alpha, "confidence": report.confidence, "strict": report.strict,
+           "matched": report.matched, "regressions": report.failures,
+           "undecided": report.undecided, "warnings": report.warnings,
+           "notes": report.notes, "baseline_only": report.baseline_only,
+           "current_only": report.current_only, "rows": report.rows}
+    return json.dumps(doc, indent=1, ensure_ascii=False) + "\n"

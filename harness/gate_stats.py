@@ -1,0 +1,202 @@
+"""The gate's statistics: is CURRENT worse than BASELINE for one metric?
+
+Definitions, for one metric with baseline samples x, current samples y and the metric's
+own direction (higher_is_better):
+
+- center: the median of the samples, or their mean when the rule says so (accuracies are
+  0/1 samples, whose median says nothing).
+- change: center(y) / center(x) - 1, signed as measured (+5% ms is slower, +5% tokens/s
+  is faster). abs_change: center(y) - center(x), in the metric's unit.
+- worsening: the change in the bad direction (-change when higher is better, +change
+  otherwise); abs_worsening likewise. Negative worsening is an improvement.
+- interval: percentile-bootstrap interval of change, x and y resampled independently
+  (2000 resamples, fixed seed, so the same samples always give the same interval).
+- p: one-sided Mann-Whitney U p-value in the direction of the observed change: that y is
+  worse than x when its center is worse, that y is better otherwise (exact without ties
+  and for small samples, normal approximation with tie correction otherwise). It holds
+  for any distribution, outliers included: two sets of independent samples from one
+  distribution give p < alpha in at most `alpha` of cases.
+
+Rules (asv's "factor and Mann-Whitney" rule, plus a rule for single measurements):
+
+- statistical (both sides have 2+ samples): regression when worsening > threshold AND
+  abs_worsening > abs_threshold AND p < alpha; improvement is the mirror image. When the
+  sample sizes cannot reach alpha at all (smallest exact p = 1 / C(n+m, n) >= alpha),
+  the decision is "too few samples".
+- tolerance (a side has a single sample, e.g. load_s, peak_rss_mb, model_size_mb, or
+  chosen per metric): regression when worsening > tolerance AND abs_worsening >
+  abs_tolerance; tolerance 0 and abs_tolerance 0 make it exact (any worsening fails).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+REGRESSION = "regression"
+IMPROVED = "improved"
+OK = "ok"
+TOO_FEW = "too few samples"
+NOT_GATED = "not gated"
+
+BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_SEED = 20261121
+EXACT_MAX_PAIRS = 2500  # exact Mann-Whitney p-values up to n * m pairs (50 x 50)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A fully resolved per-metric rule (see the module docstring for each field)."""
+
+    gate: bool = True
+    rule: str = "auto"  # auto | statistical | tolerance
+    center: str = "median"  # median | mean
+    threshold: float = 0.05
+    abs_threshold: float = 0.0
+    tolerance: float = 0.05
+    abs_tolerance: float = 0.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One metric compared: what was measured and what was decided, and why."""
+
+    n_baseline: int
+    n_current: int
+    baseline: float
+    current: float
+    change: float | None
+    interval: tuple[float, float] | None
+    p: float | None
+    rule: str
+    decision: str
+    reason: str
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["interval"] = list(self.interval) if self.interval else None
+        return d
+
+
+def clean(samples: Sequence[float | None]) -> list[float]:
+    """Drop missing (None) and NaN samples."""
+    return [float(s) for s in samples if s is not None and not math.isnan(float(s))]
+
+
+def center(samples: Sequence[float], how: str = "median") -> float:
+    import numpy as np
+
+    return float(np.median(samples) if how == "median" else np.mean(samples))
+
+
+def relative(new: float, old: float) -> float | None:
+    """new / old - 1, or None when old is 0."""
+    return new / old - 1.0 if old else None
+
+
+def change_interval(x: Sequence[float], y: Sequence[float], how: str = "median",
+                    confidence: float = 0.95, resamples: int = BOOTSTRAP_RESAMPLES,
+                    seed: int = BOOTSTRAP_SEED) -> tuple[float, float] | None:
+    """Percentile-bootstrap interval of center(y) / center(x) - 1."""
+    import numpy as np
+
+    xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if xs.size < 2 or ys.size < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    reduce = np.median if how == "median" else np.mean
+    cx = reduce(xs[rng.integers(0, xs.size, (resamples, xs.size))], axis=1)
+    cy = reduce(ys[rng.integers(0, ys.size, (resamples, ys.size))], axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = cy / cx - 1.0
+    ratio = ratio[np.isfinite(ratio)]
+    if ratio.size == 0:
+        return None
+    alpha = (1.0 - confidence) / 2.0
+    return float(np.quantile(ratio, alpha)), float(np.quantile(ratio, 1.0 - alpha))
+
+
+def p_worse(x: Sequence[float], y: Sequence[float], higher_is_better: bool) -> float:
+    """One-sided Mann-Whitney U p-value for "y is worse than x"."""
+    from scipy.stats import mannwhitneyu
+
+    ties = len(set(x) | set(y)) < len(x) + len(y)
+    method = "exact" if not ties and len(x) * len(y) <= EXACT_MAX_PAIRS else "asymptotic"
+    alternative = "less" if higher_is_better else "greater"
+    p = float(mannwhitneyu(y, x, alternative=alternative, method=method).pvalue)
+    return 1.0 if math.isnan(p) else p  # all samples equal: no evidence either way
+
+
+def smallest_p(n: int, m: int) -> float:
+    """The smallest one-sided p-value Mann-Whitney U can give with n and m samples."""
+    from fractions import Fraction
+
+    return float(Fraction(1, math.comb(n + m, n)))  # underflows to 0.0, never overflows
+
+
+def _beyond(worse_rel: float | None, worse_abs: float, rel: float, abs_: float) -> bool:
+    """worsening exceeds both the relative and the absolute limit."""
+    return (worse_rel is None or worse_rel > rel) and worse_abs > abs_
+
+
+def compare(baseline: Sequence[float | None], current: Sequence[float | None],
+            higher_is_better: bool, rule: Rule = Rule(), *, alpha: float = 0.01,
+            confidence: float = 0.95) -> Outcome | None:
+    """Decide one metric (module docstring). None when a side has no usable sample."""
+    x, y = clean(baseline), clean(current)
+    if not x or not y:
+        return None
+    sign = -1.0 if higher_is_better else 1.0
+    cx, cy = center(x, rule.center), center(y, rule.center)
+    change = relative(cy, cx)
+    worse_rel = None if change is None else sign * change
+    worse_abs = sign * (cy - cx)
+    better_rel = None if worse_rel is None else -worse_rel
+    kind = rule.rule
+    if kind == "auto":
+        kind = "tolerance" if min(len(x), len(y)) < 2 else "statistical"
+    common = dict(n_baseline=len(x), n_current=len(y), baseline=cx, current=cy,
+                  change=change, rule=kind)
+    if kind == "tolerance":
+        limit = f"tolerance {rule.tolerance:.1%} and {rule.abs_tolerance:g}"
+        if _beyond(worse_rel, worse_abs, rule.tolerance, rule.abs_tolerance):
+            decision, reason = REGRESSION, f"worse beyond {limit}"
+        elif _beyond(better_rel, -worse_abs, rule.tolerance, rule.abs_tolerance):
+            decision, reason = IMPROVED, f"better beyond {limit}"
+        else:
+            decision, reason = OK, f"within {limit}"
+        return _gated(Outcome(interval=None, p=None, decision=decision, reason=reason,
+                              **common), rule)
+    if len(x) < 2 or len(y) < 2:
+        return _gated(Outcome(interval=None, p=None, decision=TOO_FEW,
+                              reason="the statistical rule needs 2+ samples per side",
+                              **common), rule)
+    interval = change_interval(x, y, rule.center, confidence)
+    p_bad, p_good = p_worse(x, y, higher_is_better), p_worse(y, x, higher_is_better)
+    p = p_bad if worse_abs >= 0 else p_good
+    if smallest_p(len(x), len(y)) >= alpha:
+        decision, reason = TOO_FEW, (f"{len(x)} and {len(y)} samples cannot reach "
+                                     f"p < {alpha:g}")
+    else:
+        limit = f"threshold {rule.threshold:.1%}"
+        if _beyond(worse_rel, worse_abs, rule.threshold, rule.abs_threshold):
+            decision, reason = ((REGRESSION, f"worse beyond {limit}, p < {alpha:g}")
+                                if p_bad < alpha else
+                                (OK, f"worse beyond {limit} but not significant"))
+        elif (_beyond(better_rel, -worse_abs, rule.threshold, rule.abs_threshold)
+              and p_good < alpha):
+            decision, reason = IMPROVED, f"better beyond {limit}, p < {alpha:g}"
+        else:
+            decision, reason = OK, f"within {limit}"
+    return _gated(Outcome(interval=interval, p=p, decision=decision, reason=reason,
+                          **common), rule)
+
+
+def _gated(outcome: Outcome, rule: Rule) -> Outcome:
+    """A metric with gate: false is reported, never decided."""
+    if rule.gate:
+        return outcome
+    from dataclasses import replace
+
+    return replace(outcome, decision=NOT_GATED, reason="gate: false in the gate config")

@@ -1,0 +1,164 @@
+"""pytest plugin `sllm_bench` (entry point pytest11): performance tests of models in pytest.
+
+The `sllm_bench` fixture runs the harness's speed scenario the way `sllm-bench run` does
+(in fact through that command: a fresh worker process, the device profile applied, a run
+record written) and feeds one metric's raw samples to pytest-benchmark's `benchmark`
+fixture as seconds per unit of work (see harness.pytest_benchmark_export.as_seconds:
+decode_tps becomes seconds per token). pytest-benchmark's own flow then works unchanged:
+
+    def test_decode_speed(sllm_bench):
+        run = sllm_bench.speed("decode_tps", model="smollm2-135m-instruct-q4_1",
+                               backend="llama_cpp", prompt_tokens=128, gen_tokens=64, reps=10)
+        assert run.median("decode_tps") > 20          # tokens/s, the harness's own numbers
+
+    pytest --benchmark-save=base
+    pytest --benchmark-compare --benchmark-compare-fail=median:10%
+
+Each round of the benchmark is one repetition; rounds are replayed from the measured
+samples, nothing is re-timed. The record lands in --sllm-bench-out (default: a temporary
+folder), so `sllm-bench compare` can gate the same runs. This module is loaded in every
+pytest session: it imports nothing heavy at import time.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+def pytest_addoption(parser) -> None:
+    group = parser.getgroup("sllm-bench", "sllm-bench performance tests")
+    group.addoption("--sllm-bench-out", default=None, metavar="DIR",
+                    help="keep the run records of sllm_bench tests in DIR "
+                    "(default: a temporary folder)")
+
+
+@dataclass(frozen=True)
+class SpeedRun:
+    """The record of one speed run and the path it was written to."""
+
+    record: dict
+    path: Path
+
+    def samples(self, metric: str) -> list[float]:
+        for m in self.record["measurements"]:
+            if m["metric"] == metric:
+                return [s for s in m["samples"] if s is not None]
+        raise KeyError(f"no metric {metric!r} in {self.path}")
+
+    def median(self, metric: str) -> float:
+        from harness.measure.stats import percentile
+
+        return percentile(self.samples(metric), 50)
+
+
+class Replay:
+    """A clock for benchmark.pedantic under which round i lasts exactly samples[i] seconds.
+
+    pedantic reads the timer once before and once after each round; the second reading
+    advances the clock by the next sample.
+    """
+
+    __name__ = "sllm_bench.replay"
+
+    def __init__(self, samples: list[float]):
+        self._samples = iter(samples)
+        self._now = 0.0
+        self._running = False
+
+    def __call__(self) -> float:
+        if self._running:
+            self._now += next(self._samples)
+        self._running = not self._running
+        return self._now
+
+
+def record_samples(benchmark, seconds: list[float]) -> None:
+    """Hand externally timed samples to a pytest-benchmark fixture, one round each.
+
+    pytest-benchmark has no public API for this (its issue #52); pedantic() with the
+    fixture's timer swapped for a Replay clock goes through its normal bookkeeping.
+    """
+    timer = benchmark._timer
+    benchmark._timer = Replay(seconds)
+    try:
+        benchmark.pedantic(lambda: None, rounds=len(seconds), iterations=1, warmup_rounds=0)
+    finally:
+        benchmark._timer = timer
+
+
+class SllmBench:
+    """The `sllm_bench` fixture's value: one speed() call per test."""
+
+    def __init__(self, request, out: Path):
+        self._request = request
+        self._out = out
+
+    def _benchmark(self):
+        try:
+            return self._request.getfixturevalue("benchmark")
+        except pytest.FixtureLookupError:
+            pytest.fail("sllm_bench needs pytest-benchmark: pip install 'sllm-bench[test]'",
+                        pytrace=False)
+
+    def _run(self, argv: list[str], timeout: float) -> SpeedRun:
+        from tempfile import mkdtemp
+
+        from harness.results import read_record, record_files
+
+        self._out.mkdir(parents=True, exist_ok=True)
+        out = Path(mkdtemp(prefix=f"{self._request.node.name[:40]}-", dir=self._out))
+        proc = subprocess.run([sys.executable, "-m", "harness", *argv, "--out", str(out)],
+                              capture_output=True, text=True, timeout=timeout)
+        files = record_files([out])
+        if proc.returncode == 2 or len(files) != 1:
+            lines = proc.stderr.strip().splitlines() or ["(no output)"]
+            pytest.fail(f"sllm-bench {' '.join(argv)}: {lines[-1]}", pytrace=False)
+        run = SpeedRun(read_record(files[0]), files[0])
+        err = run.record["error"]
+        if err:
+            pytest.fail(f"sllm-bench run failed: {err['kind']}: {err['message']}",
+                        pytrace=False)
+        return run
+
+    def speed(self, metric: str = "decode_tps", *, model: str | None = None,
+              backend: str = "llama_cpp", device: str = "host", prompt_tokens: int = 128,
+              gen_tokens: int = 64, threads: int | None = None, reps: int = 10,
+              warmup: int = 1, timeout: float = 600.0,
+              models_file: str | None = None) -> SpeedRun:
+        """Run one speed setting and benchmark `metric` (a timed metric) with its samples."""
+        from harness.pytest_benchmark_export import as_seconds, medians
+
+        benchmark = self._benchmark()  # first, so --benchmark-skip skips before the run
+        argv = (["--models-file", models_file] if models_file else []) + [
+            "run", "--tasks", "none", "-b", backend, "-d", device, "-p", str(prompt_tokens),
+            "-n", str(gen_tokens), "-r", str(reps), "--warmup", str(warmup), "--timeout",
+            str(timeout), "--no-progress", "--format", "jsonl"]
+        argv += (["-m", model] if model else []) + (["-t", str(threads)] if threads else [])
+        run = self._run(argv, timeout * 2 + 60)
+        measurement = next((m for m in run.record["measurements"] if m["metric"] == metric),
+                           None)
+        seconds = as_seconds(measurement) if measurement else None
+        if not seconds:
+            pytest.fail(f"sllm_bench: {metric!r} is not a timed metric of this run",
+                        pytrace=False)
+        rec = run.record
+        benchmark.extra_info.update({
+            "model": rec["model"]["id"], "model_sha256": rec["model"]["sha256"],
+            "backend": rec["backend"]["name"], "device": rec["device"]["name"],
+            "params": rec["params"], "metric": metric, "unit": measurement["unit"],
+            "exported_as": "seconds per unit of work", "record": str(run.path),
+            "medians": medians(rec)})
+        record_samples(benchmark, seconds)
+        return run
+
+
+@pytest.fixture
+def sllm_bench(request, tmp_path_factory) -> SllmBench:
+    """Run the harness's speed scenario and benchmark one metric (module docstring)."""
+    out = request.config.getoption("sllm_bench_out")
+    return SllmBench(request, Path(out) if out else tmp_path_factory.mktemp("sllm-bench"))
