@@ -1,0 +1,263 @@
+"""Leaderboard: folding (latest per key, --all), rejected inputs, schema, score and rank."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from importlib.resources import files
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from conftest import run_cli
+from harness import leaderboard as lb
+from harness.provenance import environment
+from harness.results import MAX_RECORD_BYTES, Measurement, make_record, write_json
+
+T0 = "2026-01-01T00:00:00+00:00"
+
+
+def speed_record(model="m", backend="llama_cpp", device="host", *, prompt=128, gen=64,
+                 threads=2, ttft=50.0, prefill=2560.0, decode=100.0, rss=200.0, size=93.8,
+                 run_id="r1", seq=0, finished=T0, error=None) -> dict:
+    ms = None if error else [
+        Measurement("ttft_ms", "ms", False, (ttft,)),
+        Measurement("prefill_tps", "tokens/s", True, (prefill,)),
+        Measurement("decode_tps", "tokens/s", True, (decode,)),
+        Measurement("itl_ms", "ms", False, (9.0, 10.0, 11.0)),
+        Measurement("load_s", "s", False, (0.25,)),
+        Measurement("peak_rss_mb", "MB", False, (rss,)),
+        Measurement("rss_after_load_mb", "MB", False, (rss - 20,)),
+        Measurement("model_size_mb", "MB", False, (size,)),
+    ]
+    rec = make_record(run_id=run_id, seq=seq, started_at=finished,
+                      model={"id": model, "format": "gguf", "sha256": "ab" * 32,
+                             "size_bytes": int(size * 2**20), "parameters": "135M",
+                             "quantization": "Q4_1", "artifact": {"kind": "gguf"}},
+                      backend={"name": backend}, device={"name": device},
+                      task={"name": "speed", "version": 1},
+                      params={"prompt_tokens": prompt, "gen_tokens": gen, "threads": threads,
+                              "repetitions": 1},
+                      env=environment(), measurements=ms, error=error)
+    rec["finished_at"] = finished
+    return rec
+
+
+def quality_record(task="arc_easy", acc=(1.0, 0.0, 1.0, 1.0), backend="llama_cpp",
+                   device="host", run_id="q1", finished=T0, model="m") -> dict:
+    rec = speed_record(model, backend, device, run_id=run_id, finished=finished)
+    rec["task"] = {"name": task, "version": 1, "kind": "multiple_choice"}
+    rec["measurements"] = [Measurement("acc", "fraction", True, acc).to_dict()]
+    if task.startswith("wikitext"):
+        rec["task"]["kind"] = "perplexity"
+        rec["measurements"] = [Measurement(m, "ppl", False, (v,)).to_dict() for m, v in
+                               (("token_perplexity", 21.5), ("bits_per_byte", 0.9),
+                                ("window_nll", 3.0))]
+    return rec
+
+
+def verdict(run_id="r1", model="m", backend="llama_cpp", device="host", outcome="pass"):
+    return {"schema": "sllm-bench/verdict", "schema_version": 1, "run_id": run_id,
+            "created_at": T0, "device": {"name": device}, "model": {"id": model,
+            "sha256": "ab" * 32}, "backend": backend, "verdict": outcome,
+            "budgets": [{"metric": "decode_tps", "min": 20, "max": None, "prompt_tokens": 128,
+                         "task": None, "measured": 100.0, "bound": 95.0, "status": "pass",
+                         "detail": "ok"}], "env": {}}
+
+
+def build(records, verdicts=(), **kw):
+    doc = lb.build(records, list(verdicts), **kw)
+    lb.validate(doc)  # every document the module builds is valid
+    return doc
+
+
+# ------------------------------------------------------------------ folding
+def test_latest_result_per_key_wins_and_all_keeps_every_one():
+    old = speed_record(decode=50.0, run_id="a", finished="2026-01-01T00:00:00+00:00")
+    new = speed_record(decode=70.0, run_id="b", finished="2026-01-02T09:00:00+09:00")
+    other = speed_record(prompt=512, run_id="a", seq=1)
+    doc = build([new, old, other])
+    rows = {(r["settings"]["prompt_tokens"]): r for r in doc["rows"]}
+    assert len(doc["rows"]) == 2 and rows[128]["speed"]["decode_tps"] == 70.0
+    assert rows[128]["provenance"]["run_id"] == "b"
+    assert doc["sources"]["superseded_records"] == 1 and doc["keep"] == "latest"
+    doc_all = build([new, old, other], keep_all=True)
+    assert len(doc_all["rows"]) == 3 and doc_all["sources"]["superseded_records"] == 0
+
+
+def test_failed_other_and_duplicate_records_are_counted_not_rows():
+    ok = speed_record()
+    failed = speed_record(backend="onnxruntime", seq=1, error={"kind": "crash", "message": "x"})
+    other = speed_record(seq=0)  # verify reuses a speed record's seq for determinism
+    other["task"] = {"name": "determinism", "version": 1, "kind": "determinism"}
+    doc = build([ok, dict(ok), failed, other])
+    s = doc["sources"]
+    assert [r["backend"] for r in doc["rows"]] == ["llama_cpp"]
+    assert (s["records"], s["failed_records"], s["other_records"], s["duplicate_records"]) == \
+        (3, 1, 1, 1)
+
+
+def test_row_carries_speed_memory_and_provenance():
+    (row,) = build([speed_record()])["rows"]
+    assert row["speed"]["ttft_ms"] == 50.0 and row["speed"]["itl_p50_ms"] == 10.0
+    assert row["memory"] == {"peak_rss_mb": 200.0, "rss_after_load_mb": 180.0,
+                             "model_size_mb": 93.8}
+    p = row["provenance"]
+    assert p["harness_version"] and p["runtimes"]["python"] and len(p["host"]["id"]) == 16
+    assert row["model"]["sha256"] == "ab" * 32 and p["date"] == T0
+
+
+def test_quality_latest_per_task_attached_to_same_model_backend_device():
+    recs = [speed_record(), speed_record(backend="onnxruntime", seq=1),
+            quality_record(acc=(0.0, 0.0), run_id="q0", finished="2025-12-01T00:00:00+00:00"),
+            quality_record(acc=(1.0, 0.0, 1.0, 1.0), run_id="q1"),
+            quality_record(task="wikitext2", run_id="q2"),
+            quality_record(task="arc_easy", run_id="q3", device="laptop")]
+    by_backend = {r["backend"]: r for r in build(recs)["rows"]}
+    arc, wiki = by_backend["llama_cpp"]["quality"]
+    assert (arc["task"], arc["metrics"], arc["n"], arc["run_id"]) == \
+        ("arc_easy", {"acc": 0.75}, 4, "q1")
+    assert wiki["metrics"] == {"token_perplexity": 21.5, "bits_per_byte": 0.9}  # no window_nll
+    assert wiki["kind"] == "perplexity" and wiki["n"] is None
+    assert by_backend["onnxruntime"]["quality"] == []
+
+
+def test_verdict_folded_by_run_model_backend_device():
+    recs = [speed_record(run_id="r1"), speed_record(device="laptop", run_id="r1", seq=1)]
+    rows = {r["device"]: r for r in build(recs, [verdict(outcome="fail")])["rows"]}
+    assert rows["host"]["verdict"]["verdict"] == "fail"
+    assert rows["host"]["verdict"]["budgets"][0]["bound"] == 95.0
+    assert rows["laptop"]["verdict"] is None
+
+
+def test_verdict_files_of_verify_are_read_and_validated(tmp_path):
+    v = verdict(backend="onnxruntime")
+    v["budgets"][0].update(max=400, bound=[95.0, 105.0], unit="tokens/s", gen_tokens=None)
+    v["device"] = {"name": "host", "threads": 2, "budgets": []}
+    write_json(tmp_path / "verdict-onnxruntime.json", v)
+    assert lb.is_verdict_file(tmp_path / "verdict-onnxruntime.json")
+    records, verdicts, rejected, n = lb.collect([str(tmp_path)])
+    assert (records, rejected, n) == ([], [], 1)
+    (row,) = build([speed_record(backend="onnxruntime")], verdicts)["rows"]
+    assert row["verdict"]["budgets"][0]["bound"] == [95.0, 105.0]
+
+
+# ------------------------------------------------------------------ score and rank
+def test_composite_score_is_geomean_of_ratios_to_the_device_best_and_rank():
+    recs = [speed_record("a", ttft=50, prefill=1000, decode=100, seq=0),
+            speed_record("b", ttft=100, prefill=500, decode=100, seq=1),
+            speed_record("c", ttft=25, prefill=2000, decode=12.5, seq=2),
+            speed_record("d", ttft=50, prefill=1000, decode=100, seq=3),
+            speed_record("e", device="laptop", ttft=500, prefill=10, decode=1, seq=4)]
+    recs.append(speed_record("f", prefill=10, seq=5))
+    recs[-1]["measurements"] = [m for m in recs[-1]["measurements"]
+                                if m["metric"] != "decode_tps"]
+    rows = {r["model"]["id"]: r for r in build(recs)["rows"]}
+    # best on host: prefill 2000 (c), decode 100 (a, b, d), ttft 25 (c)
+    assert rows["a"]["score"] == pytest.approx(100 * (0.5 * 1 * 0.5) ** (1 / 3))
+    assert rows["b"]["score"] == pytest.approx(100 * (0.25 * 1 * 0.25) ** (1 / 3))
+    assert rows["c"]["score"] == pytest.approx(100 * (1 * 0.125 * 1) ** (1 / 3))
+    assert [rows[m]["rank"] for m in "abcd"] == [1, 4, 3, 1]  # a and d tie
+    assert rows["e"]["score"] == 100.0 and rows["e"]["rank"] == 1  # its own device
+    assert rows["f"]["score"] is None and rows["f"]["rank"] is None
+    order = [r["model"]["id"] for r in build(recs)["rows"]]
+    assert order == ["a", "d", "c", "b", "f", "e"]  # by device, then rank, unranked last
+
+
+def test_score_definition_is_in_the_document():
+    doc = build([speed_record()])
+    assert doc["score"]["normalised_within"] == "device" and "cbrt" in doc["score"]["formula"]
+    assert "geometric mean" in lb.__doc__.lower().replace("\n", " ")
+
+
+# ------------------------------------------------------------------ CLI, files, schemas
+def write_runs(root: Path, records: list[dict]) -> Path:
+    for r in records:
+        write_json(root / r["run_id"] / "records" / f"{r['seq']:04d}.json", r)
+    return root
+
+
+def test_bad_files_are_rejected_by_name_and_the_rest_folded(tmp_path):
+    runs = write_runs(tmp_path / "runs", [speed_record(seq=0), speed_record(seq=1, gen=32)])
+    bad = tmp_path / "runs" / "bad"
+    bad.mkdir()
+    good_text = json.dumps(speed_record(seq=5, backend="x"))
+    (bad / "truncated.json").write_text(good_text[: len(good_text) // 2])
+    invalid = speed_record(seq=6)
+    invalid["measurements"][0]["samples"] = "fast"
+    (bad / "invalid.json").write_text(json.dumps(invalid))
+    with open(bad / "oversized.json", "wb") as f:
+        f.truncate(MAX_RECORD_BYTES + 1)
+    future = speed_record(seq=7)
+    future["schema_version"] = 99
+    (bad / "future.json").write_text(json.dumps(future))
+    (tmp_path / "runs" / "r1" / "verdict.json").write_text('{"schema": "sllm-bench/verdict"}')
+    out = tmp_path / "lb.json"
+    r = run_cli("leaderboard", str(runs), str(tmp_path / "missing"), "-o", str(out))
+    assert r.returncode == 1, r.stderr
+    lines = [x for x in r.stderr.splitlines() if "rejected" in x and "warning" in x]
+    assert len(lines) == 6 and "Traceback" not in r.stderr
+    text = "\n".join(lines)
+    for needle in ("truncated.json: not valid JSON", "invalid.json: invalid record at "
+                   "measurements/0/samples", "oversized.json: file is", "future.json: "
+                   "unsupported schema_version 99", "verdict.json: invalid verdict at top "
+                   "level", "missing: no such file or folder"):
+        assert needle in text
+    doc = json.loads(out.read_text())
+    assert len(doc["rows"]) == 2 and len(doc["sources"]["rejected"]) == 6
+    jsonschema.validate(doc, schema("leaderboard"))
+
+
+def test_nothing_valid_exits_2_and_writes_nothing(tmp_path):
+    (tmp_path / "a.json").write_text("{")
+    write_json(tmp_path / "f.json", speed_record(error={"kind": "crash", "message": "x"}))
+    r = run_cli("leaderboard", str(tmp_path), "-o", str(tmp_path / "lb.json"))
+    assert r.returncode == 2 and "no successful speed record" in r.stderr
+    assert not (tmp_path / "lb.json").exists()
+
+
+def test_html_writes_the_page_and_a_copy_of_the_json(tmp_path):
+    runs = write_runs(tmp_path / "runs", [speed_record()])
+    write_json(runs / "r1" / "verdict.json", verdict())
+    r = run_cli("leaderboard", str(runs), "-o", str(tmp_path / "lb.json"),
+                "--html", str(tmp_path / "site"))
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (tmp_path / "site").iterdir()) == \
+        ["app.js", "index.html", "leaderboard.json", "style.css"]
+    doc = json.loads((tmp_path / "lb.json").read_text())
+    assert json.loads((tmp_path / "site" / "leaderboard.json").read_text()) == doc
+    assert doc["rows"][0]["verdict"]["verdict"] == "pass" and doc["sources"]["verdicts"] == 1
+    page = "".join((tmp_path / "site" / n).read_text() for n in lb.PAGE_FILES)
+    assert "innerHTML" not in page and "http://" not in page.replace(
+        "http://www.w3.org/2000/svg", "")
+
+
+def schema(name: str) -> dict:
+    return json.loads(files("harness.schemas").joinpath(f"{name}.schema.json").read_text())
+
+
+def test_every_file_the_harness_writes_validates(project):
+    """Records from a real (fake-backend) run, and the leaderboard folded from them."""
+    out = project / "runs"
+    r = run_cli("run", "-m", "fake-ok,fake-raise", "-b", "fake", "-p", "8", "-n", "8,16",
+                "-r", "2", "--format", "jsonl", "--out", str(out))
+    assert r.returncode == 1, r.stderr  # fake-raise fails: failed records must validate too
+    records = sorted(out.rglob("records/*.json"))
+    assert len(records) == 4
+    for p in records:
+        jsonschema.validate(json.loads(p.read_text()), schema("run-record"))
+    for keep in ([], ["--all"]):
+        r = run_cli("leaderboard", str(out), "-o", str(project / "lb.json"), *keep)
+        assert r.returncode == 0, r.stderr
+        doc = json.loads((project / "lb.json").read_text())
+        jsonschema.validate(doc, schema("leaderboard"))
+        assert len(doc["rows"]) == 2 and doc["sources"]["failed_records"] == 2
+        assert all(row["score"] > 0 for row in doc["rows"])
+
+
+def test_module_import_is_light():
+    code = ("import sys, harness.leaderboard; heavy = {'jsonschema', 'numpy', 'psutil'} "
+            "& set(sys.modules); assert not heavy, heavy")
+    subprocess.run([sys.executable, "-c", code], check=True)
