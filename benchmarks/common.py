@@ -13,6 +13,27 @@ import sys
 from collections.abc import Callable
 
 
+def parser(doc: str):
+    """The flags every overhead benchmark takes: rounds, prompt, gen, threads."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=10, help="alternating rounds (default 10)")
+    ap.add_argument("--prompt", type=int, default=128, help="prompt tokens (default 128)")
+    ap.add_argument("--gen", type=int, default=64, help="generated tokens (default 64)")
+    ap.add_argument("--threads", type=int, default=2, help="threads (default 2)")
+    return ap
+
+
+def default_model():
+    """(path, sha256) of the catalogue's default model, checked."""
+    from harness.config import load_catalogue, project_root
+    from harness.models import resolve
+
+    cat = load_catalogue(project_root() / "models.yaml")
+    return resolve(cat.get(cat.default), project_root())
+
+
 def alternate(contenders: dict[str, Callable[[], dict[str, float]]], rounds: int,
               warmup: int = 1) -> dict[str, dict[str, list[float]]]:
     """Call each contender once per round, in turn; collect their metric samples."""

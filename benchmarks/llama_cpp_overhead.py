@@ -9,22 +9,18 @@ Targets: A/B >= 0.97 for decode and prefill tokens/s.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import alternate, print_report, ratio_report  # noqa: E402
+from benchmarks.common import (alternate, default_model, parser, print_report,  # noqa: E402
+                               ratio_report)
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=10)
-    ap.add_argument("--prompt", type=int, default=128)
-    ap.add_argument("--gen", type=int, default=64)
-    ap.add_argument("--threads", type=int, default=2)
+    ap = parser(__doc__)
     ap.add_argument("--model", default=None, help="GGUF path (default: the catalogue default)")
     args = ap.parse_args()
 
@@ -32,15 +28,9 @@ def main() -> int:
 
     from harness.backends.base import LoadRequest
     from harness.backends.llama_cpp import LlamaCppBackend
-    from harness.config import load_catalogue, project_root
-    from harness.models import resolve
     from harness.scenarios import speed
 
-    if args.model:
-        path = Path(args.model)
-    else:
-        cat = load_catalogue(project_root() / "models.yaml")
-        path, _ = resolve(cat.get(cat.default), project_root())
+    path = Path(args.model) if args.model else default_model()[0]
     n_ctx = 2048
     harness_backend = LlamaCppBackend()
     harness_backend.load(LoadRequest(str(path), args.threads, n_ctx))

@@ -9,34 +9,27 @@ Both are timed by the same speed scenario code. Target: A/B >= 1.0 for decode to
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import alternate, print_report, ratio_report  # noqa: E402
+from benchmarks.common import (alternate, default_model, parser, print_report,  # noqa: E402
+                               ratio_report)
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=10)
-    ap.add_argument("--prompt", type=int, default=128)
-    ap.add_argument("--gen", type=int, default=64)
-    ap.add_argument("--threads", type=int, default=2)
+    ap = parser(__doc__)
     ap.add_argument("--precision", default="int4", choices=("int4", "fp32"))
     args = ap.parse_args()
 
     from harness.backends.base import LoadRequest
     from harness.backends.onnxruntime import OnnxRuntimeBackend
     from harness.backends.ort_genai import OrtGenaiBackend
-    from harness.config import load_catalogue, project_root
-    from harness.models import resolve
     from harness.prepare import prepare_onnx
     from harness.scenarios import speed
 
-    cat = load_catalogue(project_root() / "models.yaml")
-    path, digest = resolve(cat.get(cat.default), project_root())
+    path, digest = default_model()
     folder = prepare_onnx(path, digest, args.precision, log=lambda m: print(m, file=sys.stderr))
     request = LoadRequest(str(folder), args.threads, args.prompt + args.gen)
     own, genai = OnnxRuntimeBackend(), OrtGenaiBackend()

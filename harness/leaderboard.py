@@ -154,29 +154,12 @@ def _reason(e: DataError) -> str:
 
 def read_verdict(path: Path) -> dict:
     """Read and validate one verdict.json; any problem is a DataError naming the file."""
-    import jsonschema
+    from harness.results import read_json_bounded, validate_json
 
-    from harness.results import MAX_RECORD_BYTES
-
-    try:
-        size = path.stat().st_size
-        if size > MAX_RECORD_BYTES:
-            raise DataError(f"file is {size} bytes, more than the {MAX_RECORD_BYTES} allowed",
-                            path=path)
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise DataError(f"cannot read: {e.strerror}", path=path) from None
-    except json.JSONDecodeError as e:
-        raise DataError(f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})",
-                        path=path) from None
-    except UnicodeDecodeError:
-        raise DataError("not UTF-8 text", path=path) from None
+    data = read_json_bounded(path)
     schema = load_schema()
-    try:
-        jsonschema.validate(data, {"$defs": schema["$defs"], "$ref": "#/$defs/verdict_file"})
-    except jsonschema.ValidationError as e:
-        where = "/".join(str(p) for p in e.absolute_path) or "top level"
-        raise DataError(f"invalid verdict at {where}: {e.message}", path=path) from None
+    validate_json(data, {"$defs": schema["$defs"], "$ref": "#/$defs/verdict_file"}, path,
+                  "verdict")
     return data
 
 

@@ -127,33 +127,42 @@ def migrate(data: dict, path: Path) -> dict:
                     f"{SCHEMA_VERSION})", path=path)
 
 
-def read_record(path: Path) -> dict:
-    """Read and validate one record; any problem is a DataError naming the file."""
-    import jsonschema
-
+def read_json_bounded(path: Path, max_bytes: int = MAX_RECORD_BYTES):
+    """Parse a JSON file written by someone else: size-bounded, UTF-8, one-line errors."""
     path = Path(path)
     try:
         size = path.stat().st_size
+        if size > max_bytes:
+            raise DataError(f"file is {size} bytes, more than the {max_bytes} allowed", path=path)
+        return json.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
         raise DataError(f"cannot read: {e.strerror}", path=path) from None
-    if size > MAX_RECORD_BYTES:
-        raise DataError(f"file is {size} bytes, more than the {MAX_RECORD_BYTES} allowed",
-                        path=path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise DataError(f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})",
                         path=path) from None
     except UnicodeDecodeError:
         raise DataError("not UTF-8 text", path=path) from None
+
+
+def validate_json(data, schema: dict, path: Path, what: str) -> None:
+    """jsonschema validation whose failure is a DataError naming the file and the field."""
+    import jsonschema
+
+    try:
+        jsonschema.validate(data, schema)
+    except jsonschema.ValidationError as e:
+        where = "/".join(str(p) for p in e.absolute_path) or "top level"
+        raise DataError(f"invalid {what} at {where}: {e.message}", path=path) from None
+
+
+def read_record(path: Path) -> dict:
+    """Read and validate one record; any problem is a DataError naming the file."""
+    path = Path(path)
+    data = read_json_bounded(path)
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise DataError(f"not a {SCHEMA} file", path=path)
     data = migrate(data, path)
-    try:
-        jsonschema.validate(data, _schema())
-    except jsonschema.ValidationError as e:
-        where = "/".join(str(p) for p in e.absolute_path) or "top level"
-        raise DataError(f"invalid record at {where}: {e.message}", path=path) from None
+    validate_json(data, _schema(), path, "record")
     return data
 
 

@@ -94,7 +94,7 @@ def _value(records: list[dict], b: Budget, device: DeviceProfile):
         for r in records:
             if r["task"]["name"].startswith("soak") and (m := _metric(r, b.metric)):
                 v = m["samples"][0]
-                return v, (v, v), f"least-squares slope over the soak run"
+                return v, (v, v), "least-squares slope over the soak run"
     return None
 
 

@@ -56,29 +56,10 @@ def is_verdict_file(path: Path) -> bool:
 
 def read_verdict(path: Path) -> dict:
     """Read and validate one verdict file; any problem is a DataError naming the file."""
-    import json
+    from harness.results import read_json_bounded, validate_json
 
-    import jsonschema
-
-    from harness.results import MAX_RECORD_BYTES
-
-    try:
-        if path.stat().st_size > MAX_RECORD_BYTES:
-            raise DataError(f"file is larger than the {MAX_RECORD_BYTES} bytes allowed",
-                            path=path)
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise DataError(f"cannot read: {e.strerror}", path=path) from None
-    except json.JSONDecodeError as e:
-        raise DataError(f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})",
-                        path=path) from None
-    except UnicodeDecodeError:
-        raise DataError("not UTF-8 text", path=path) from None
-    try:
-        jsonschema.validate(data, VERDICT_SCHEMA)
-    except jsonschema.ValidationError as e:
-        where = "/".join(str(p) for p in e.absolute_path) or "top level"
-        raise DataError(f"invalid verdict at {where}: {e.message}", path=path) from None
+    data = read_json_bounded(path)
+    validate_json(data, VERDICT_SCHEMA, path, "verdict")
     return data
 
 
