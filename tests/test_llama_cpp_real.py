@@ -42,7 +42,8 @@ def test_ignore_eos_gives_exactly_the_requested_tokens(backend, monkeypatch):
 
 
 def test_speed_run_through_the_cli_writes_valid_records(tmp_path):
-    r = run_cli("run", "-b", "llama_cpp", "-p", "32", "-n", "8", "-r", "2", "--format", "json",
+    r = run_cli("run", "-b", "llama_cpp", "-p", "32", "-n", "8", "-r", "2", "--tasks", "none",
+                "--format", "json",
                 "--out", str(tmp_path), cwd=ROOT)
     assert r.returncode == 0, r.stderr
     (row,) = json.loads(r.stdout)
@@ -88,3 +89,18 @@ def test_score_matches_a_full_forward_pass_even_across_batch_chunks():
     with pytest.raises(ValueError, match="non-empty context"):
         b.score([ScoreRequest((), (1, 2))])
     b.close()
+
+
+def test_quality_run_in_english_and_korean_through_the_cli(tmp_path):
+    r = run_cli("run", "-b", "llama_cpp", "--no-speed", "--tasks", "mc_en,mc_ko,prose_ko",
+                "--limit", "2", "--format", "jsonl", "--out", str(tmp_path), cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    rows = {row["task"]: row for row in map(json.loads, r.stdout.splitlines())}
+    assert set(rows) == {"mc_en", "mc_ko", "prose_ko"}
+    assert 0 <= rows["mc_ko"]["acc"] <= 1 and rows["mc_en"]["acc_se"] is not None
+    # --limit caps perplexity windows; word/byte figures need every token, so only token ppl
+    assert rows["prose_ko"]["token_perplexity"] > 1 and rows["prose_ko"]["bits_per_byte"] is None
+    recs = {rec["task"]["name"]: rec for rec in map(read_record, record_files([tmp_path]))}
+    assert recs["mc_ko"]["task"]["n_items"] == 2 and len(recs["mc_ko"]["task"]["data_sha256"]) == 64
+    acc = next(m for m in recs["mc_ko"]["measurements"] if m["metric"] == "acc")
+    assert len(acc["samples"]) == 2 and set(acc["samples"]) <= {0.0, 1.0}

@@ -37,6 +37,7 @@ def test_greedy_text_and_score_agree(backend):
 
 def test_cli_run_with_transformers(tmp_path):
     r = run_cli("run", "-b", "transformers", "-p", "16", "-n", "4", "-r", "1", "--warmup", "0",
+                "--tasks", "none",
                 "--format", "jsonl", "--out", str(tmp_path), cwd=ROOT)
     assert r.returncode == 0, r.stderr
     row = json.loads(r.stdout)
