@@ -23,6 +23,7 @@ from harness.errors import ConfigError, DataError
 from harness.specs import Strict
 
 SHA256 = r"^[0-9a-f]{64}$"
+EVALDATA_PREFIX = "evaldata/"
 
 
 def _invalid(message: str) -> Exception:
@@ -30,7 +31,6 @@ def _invalid(message: str) -> Exception:
     from pydantic_core import PydanticCustomError
 
     return PydanticCustomError("task_spec", message)
-EVALDATA_PREFIX = "evaldata/"
 
 
 # ---------------------------------------------------------------- spec

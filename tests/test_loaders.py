@@ -167,9 +167,9 @@ def test_text_empty(tmp_path):
 
 # ---------------------------------------------------------------- Hugging Face datasets
 def test_hf_loader_with_local_files(tmp_path, monkeypatch):
-    pytest.importorskip("datasets")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "cache"))
+    pytest.importorskip("datasets")
     rows = [{"question": "Which is a fruit?", "choices": {"text": ["apple", "rock"],
                                                           "label": ["A", "B"]},
              "answerKey": "A", "subject": "food"},
@@ -201,11 +201,11 @@ def test_hf_loader_with_local_files(tmp_path, monkeypatch):
 
 
 def test_hf_task_end_to_end(project, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "cache"))
     pytest.importorskip("datasets")
     from harness import tasks as T
 
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "cache"))
     data = put(tmp_path, "d.jsonl", '{"ctx": "Sky is", "endings": ["blue", "loud"], "label": "0"}\n')
     (project / "tasks").mkdir(exist_ok=True)
     (project / "tasks" / "hfmc.yaml").write_text(

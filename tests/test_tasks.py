@@ -17,7 +17,6 @@ SHIPPED_DEFAULTS = ["mc_en", "mc_ko", "prose_en", "prose_ko"]
 def repo(monkeypatch):
     """The real project folder (its tasks/), evaluation data at ../shared/evaldata."""
     monkeypatch.setenv("SLLM_BENCH_HOME", str(ROOT))
-    monkeypatch.delenv("SLLM_BENCH_EVALDATA", raising=False)
     return ROOT
 
 
@@ -91,6 +90,7 @@ def test_evaldata_tasks_prepare_when_present(repo):
 
 
 def test_evaldata_root_from_environment(repo, monkeypatch, tmp_path):
+    monkeypatch.delenv("SLLM_BENCH_EVALDATA", raising=False)
     assert T.evaldata_root() == ROOT.parent / "shared" / "evaldata"
     monkeypatch.setenv("SLLM_BENCH_EVALDATA", str(tmp_path))
     assert T.evaldata_root() == tmp_path
