@@ -91,8 +91,8 @@ def run_key(record: dict, ignore: set[str]) -> tuple:
 
 
 def shown(name: str, value) -> bool:
-    """Params worth showing: settings, not plumbing (n_ctx, ...) or measured dicts."""
-    return name not in HIDDEN and not isinstance(value, (dict, list))
+    """Params worth showing: settings, not plumbing (n_ctx, ...), unset or measured values."""
+    return name not in HIDDEN and value is not None and not isinstance(value, (dict, list))
 
 
 def label(record: dict, other: dict | None = None) -> str:

@@ -33,9 +33,8 @@ from harness.gate_stats import Rule
 
 CONFIG_NAME = "gate.yaml"
 
-#: every metric starts from this (gate_stats.Rule documents each field)
-DEFAULT_RULE = Rule(gate=True, rule="auto", center="median", threshold=0.05,
-                    abs_threshold=0.0, tolerance=0.05, abs_tolerance=0.0)
+#: every metric starts from Rule's defaults: gated, auto, median, 5% threshold and tolerance
+DEFAULT_RULE = Rule()
 
 
 class Strict(BaseModel):

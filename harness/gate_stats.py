@@ -141,7 +141,7 @@ def _beyond(worse_rel: float | None, worse_abs: float, rel: float, abs_: float) 
 
 
 def compare(baseline: Sequence[float | None], current: Sequence[float | None],
-            higher_is_better: bool, rule: Rule = Rule(), *, alpha: float = 0.01,
+            higher_is_better: bool, rule: Rule = Rule(), *, alpha: float = 0.05,
             confidence: float = 0.95) -> Outcome | None:
     """Decide one metric (module docstring). None when a side has no usable sample."""
     x, y = clean(baseline), clean(current)
