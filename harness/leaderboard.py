@@ -117,6 +117,7 @@ def cmd_leaderboard(args) -> int:
 def collect(paths: list[str], skip: list[Path] = ()) -> tuple[list, list, list, int]:
     """Read and validate every input -> (records, verdicts, rejected, files read)."""
     from harness.results import read_record, record_files
+    from harness.verdict import is_verdict_file
 
     files: dict[Path, Path] = {}
     rejected: list[dict] = []
@@ -140,11 +141,6 @@ def collect(paths: list[str], skip: list[Path] = ()) -> tuple[list, list, list, 
         except DataError as e:
             rejected.append({"path": str(f), "reason": _reason(e)})
     return records, verdicts, rejected, len(files)
-
-
-def is_verdict_file(path: Path) -> bool:
-    return path.name == "verdict.json" or (path.name.startswith("verdict-")
-                                           and path.suffix == ".json")
 
 
 def _reason(e: DataError) -> str:

@@ -24,6 +24,8 @@ every budget passes.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from harness.results import now_iso
 from harness.specs import Budget, DeviceProfile
 
@@ -36,6 +38,12 @@ UNITS = {"ttft_ms": "ms", "prefill_tps": "tokens/s", "decode_tps": "tokens/s", "
          "itl_p50_ms": "ms", "itl_p90_ms": "ms", "itl_p99_ms": "ms", "peak_rss_mb": "MB",
          "acc": "", "acc_norm": "", "perplexity": "", "determinism": "",
          "rss_slope_mb_per_min": "MB/min"}
+
+
+def is_verdict_file(path: Path) -> bool:
+    """verify writes verdict.json, or verdict-<backend>.json when it checks several."""
+    return path.name == "verdict.json" or (path.name.startswith("verdict-")
+                                           and path.suffix == ".json")
 
 
 def _metric(record: dict, name: str) -> dict | None:

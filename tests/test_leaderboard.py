@@ -137,7 +137,9 @@ def test_verdict_files_of_verify_are_read_and_validated(tmp_path):
     v["budgets"][0].update(max=400, bound=[95.0, 105.0], unit="tokens/s", gen_tokens=None)
     v["device"] = {"name": "host", "threads": 2, "budgets": []}
     write_json(tmp_path / "verdict-onnxruntime.json", v)
-    assert lb.is_verdict_file(tmp_path / "verdict-onnxruntime.json")
+    from harness.verdict import is_verdict_file
+
+    assert is_verdict_file(tmp_path / "verdict-onnxruntime.json")
     records, verdicts, rejected, n = lb.collect([str(tmp_path)])
     assert (records, rejected, n) == ([], [], 1)
     (row,) = build([speed_record(backend="onnxruntime")], verdicts)["rows"]

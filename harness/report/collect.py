@@ -49,11 +49,6 @@ VERDICT_SCHEMA = {
 }
 
 
-def is_verdict_file(path: Path) -> bool:
-    return path.name == "verdict.json" or (path.name.startswith("verdict-")
-                                           and path.suffix == ".json")
-
-
 def read_verdict(path: Path) -> dict:
     """Read and validate one verdict file; any problem is a DataError naming the file."""
     from harness.results import read_json_bounded, validate_json
@@ -85,6 +80,7 @@ class Inputs:
 def read_inputs(paths: list[str | Path]) -> Inputs:
     """Validate every file under `paths` and sort the contents (see the module docstring)."""
     from harness.results import read_record, record_files
+    from harness.verdict import is_verdict_file
 
     seen: dict[Path, Path] = {}
     for p in paths:
