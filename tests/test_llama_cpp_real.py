@@ -69,25 +69,54 @@ def _reference_logprob(ref, context, cont):
     return total
 
 
-def test_score_matches_a_full_forward_pass_even_across_batch_chunks():
+def test_score_matches_a_full_forward_pass_even_across_ubatches():
     from llama_cpp import Llama
 
     from harness.backends.base import LoadRequest, ScoreRequest
     from harness.backends.llama_cpp import LlamaCppBackend
 
     b = LlamaCppBackend()
+    # n_batch 8 makes llama.cpp compute the scoring batch in ubatches of 8 tokens
     b.load(LoadRequest(path=str(smollm2_path()), threads=2, n_ctx=256, options={"n_batch": 8}))
     ref = Llama(str(smollm2_path()), n_ctx=256, n_threads=2, logits_all=True, verbose=False)
     context = b.tokenize("Seoul is the capital of South Korea. The capital of France is")
-    conts = [b.tokenize(" Paris."), b.tokenize(" a large city on the river Seine, known for art")]
-    results = b.score([ScoreRequest(tuple(context), tuple(c)) for c in conts])
-    for c, r in zip(conts, results):
-        assert r.n_tokens == len(c)
-        assert r.logprob == pytest.approx(_reference_logprob(ref, context, c), abs=2e-3)
-    assert results[0].is_greedy is False or results[0].logprob > results[1].logprob
-    assert list(b.generate(context, 3)) == list(b.generate(context, 3))  # cache reset after score
+    conts = [b.tokenize(" a large city on the river Seine, known for art"), b.tokenize(" Paris.")]
+    other = b.tokenize("Water boils at")
+    reqs = [ScoreRequest(tuple(context), tuple(c)) for c in conts]
+    reqs.append(ScoreRequest(tuple(other), tuple(b.tokenize(" 100 degrees"))))
+    results = b.score(reqs)
+    for q, r in zip(reqs, results):
+        assert r.n_tokens == len(q.continuation)
+        want = _reference_logprob(ref, q.context, q.continuation)
+        if q is reqs[1]:
+            # the second choice of a shared context sits in a second sequence of the unified
+            # KV cache; llama.cpp then sums attention over a different set of cells, which
+            # changes float rounding (as flash attention on/off does): close, not identical
+            assert r.logprob == pytest.approx(want, rel=0.01, abs=0.05)
+        else:
+            assert r.logprob == pytest.approx(want, abs=2e-3)
+    assert results[1].logprob > results[0].logprob
+    assert list(b.generate(context, 3)) == list(b.generate(context, 3))
     with pytest.raises(ValueError, match="non-empty context"):
         b.score([ScoreRequest((), (1, 2))])
+    b.close()
+
+
+def test_logits_are_a_full_forward_pass():
+    import numpy as np
+    from llama_cpp import Llama
+
+    from harness.backends.base import LoadRequest
+    from harness.backends.llama_cpp import LlamaCppBackend
+
+    b = LlamaCppBackend()
+    b.load(LoadRequest(path=str(smollm2_path()), threads=2, n_ctx=256))
+    ref = Llama(str(smollm2_path()), n_ctx=256, n_threads=2, logits_all=True, verbose=False)
+    tokens = b.tokenize("One, two, three, four, five")
+    ref.eval(tokens)
+    got = b.logits(tokens)
+    assert got.shape == (len(tokens), b.vocab_size())
+    assert np.abs(got - np.asarray(ref.scores[:len(tokens)])).max() < 1e-3
     b.close()
 
 

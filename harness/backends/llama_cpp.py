@@ -16,6 +16,14 @@ from collections.abc import Iterator, Sequence
 from harness.backends.base import Backend, LoadRequest, ScoreRequest, ScoreResult
 from harness.errors import BenchError
 
+#: limits of one scoring llama_decode call: contexts (questions or perplexity windows),
+#: sequences (continuations), tokens fed, and logits rows kept (rows x vocab x 4 bytes:
+#: 512 rows of a 49k vocabulary is 100 MB). One context per call is llama-perplexity's
+#: HellaSwag layout (at -c 512), so the two compute the same sums in the same order.
+SCORE_CONTEXTS = 1
+SCORE_SEQS = 64
+SCORE_TOKENS = 2048
+SCORE_ROWS = 512
 
 class LlamaCppBackend(Backend):
     name = "llama_cpp"
@@ -68,86 +76,131 @@ class LlamaCppBackend(Backend):
     def score(self, requests: Sequence[ScoreRequest]) -> list[ScoreResult]:
         """Log-likelihood of each continuation given its context.
 
-        Requests sharing a context evaluate it once; each continuation then runs from that
-        point of the KV cache (the cache is trimmed back with seq_rm between them). Only
-        the positions that predict continuation tokens produce logits. Contexts must be
+        Works as llama-perplexity does: many requests go into one llama_decode call, each
+        continuation in its own sequence of a unified KV cache. Requests sharing a context
+        evaluate it once, its tokens belonging to all their sequences. Only positions that
+        predict continuation tokens produce logits. This needs a context with several
+        sequences, which Llama() does not make, so scoring has its own llama.cpp context
+        (same model and settings, n_batch = n_ctx), made on first use. Contexts must be
         non-empty (start them with BOS to score a text's first token).
         """
-        from harness.backends.scoring import ScoreAccumulator
+        from harness.backends.packing import pack
 
-        groups: dict[tuple[int, ...], list[int]] = {}
-        for i, r in enumerate(requests):
-            groups.setdefault(tuple(r.context), []).append(i)
+        n_ctx = self.llm.n_ctx()
+        for r in requests:
+            if not r.context:
+                raise ValueError("score() needs a non-empty context (begin it with BOS)")
+            if len(r.context) + len(r.continuation) - 1 > n_ctx:
+                raise BenchError(f"context + continuation ({len(r.context) + len(r.continuation)}"
+                                 f" tokens) exceeds n_ctx {n_ctx}")
         results: list[ScoreResult | None] = [None] * len(requests)
-        ctx = self.llm._ctx
+        ctx = self._score_ctx
         try:
-            for context, indices in groups.items():
-                if not context:
-                    raise ValueError("score() needs a non-empty context (begin it with BOS)")
-                longest = max(len(requests[i].continuation) for i in indices)
-                if len(context) + longest > self.llm.n_ctx():
-                    raise BenchError(f"context + continuation ({len(context) + longest} "
-                                     f"tokens) exceeds n_ctx {self.llm.n_ctx()}")
+            for batch in pack(requests, max_tokens=min(SCORE_TOKENS, n_ctx),
+                              max_seqs=SCORE_SEQS, max_rows=SCORE_ROWS,
+                              max_parts=SCORE_CONTEXTS):
                 ctx.kv_cache_clear()
-                last = self._decode(context, 0, len(context) - 1)[-1:].copy()
-                for i in indices:
-                    cont = list(requests[i].continuation)
-                    acc = ScoreAccumulator()
-                    if cont:
-                        ctx.kv_cache_seq_rm(0, len(context), -1)
-                        acc.add(last, cont[:1])
-                        if len(cont) > 1:
-                            self._decode(cont[:-1], len(context), 0,
-                                         lambda rows, at: acc.add(rows, cont[1 + at:1 + at + len(rows)]))
-                    results[i] = acc.result()
+                results_for = self._decode_packed(ctx, batch, requests)
+                for i, res in results_for.items():
+                    results[i] = res
         finally:
-            self.llm.reset()  # generate() must not trust the cache after this
             ctx.kv_cache_clear()
         return results  # type: ignore[return-value]
 
-    def logits(self, tokens: Sequence[int]):
-        import numpy as np
-
-        rows: list = []
-        self.llm._ctx.kv_cache_clear()
-        try:
-            self._decode(list(tokens), 0, 0, lambda r, at: rows.append(r.copy()))
-        finally:
-            self.llm.reset()
-            self.llm._ctx.kv_cache_clear()
-        return np.concatenate(rows)
-
-    def _decode(self, tokens: Sequence[int], pos0: int, logits_from: int, on_rows=None):
-        """Decode tokens at positions pos0.. in n_batch chunks, logits for index >=
-        logits_from. Rows go to on_rows(rows, index_of_first_row_from_logits_from) chunk by
-        chunk; without on_rows the rows of the last chunk are returned."""
+    def _decode_packed(self, ctx, batch, requests) -> dict[int, ScoreResult]:
+        """One llama_decode of a packed batch; ScoreResult of each request in it."""
         import numpy as np
         from llama_cpp import llama_cpp as C
 
-        llm = self.llm
-        n_batch, n_vocab = llm.n_batch, llm.n_vocab()
-        batch = self._batch
-        rows = None
-        for start in range(0, len(tokens), n_batch):
-            chunk = tokens[start:start + n_batch]
-            b = batch.batch
-            b.n_tokens = len(chunk)
-            n_out = 0
-            for j, tok in enumerate(chunk):
-                b.token[j] = tok
-                b.pos[j] = pos0 + start + j
-                b.seq_id[j][0] = 0
-                b.n_seq_id[j] = 1
-                want = start + j >= logits_from
-                b.logits[j] = want
-                n_out += want
-            llm._ctx.decode(batch)
-            if n_out:
-                rows = np.ctypeslib.as_array(C.llama_get_logits(llm._ctx.ctx),
-                                             shape=(n_out, n_vocab))
-                if on_rows is not None:
-                    on_rows(rows, max(start, logits_from) - logits_from)
-        return rows
+        from harness.backends.scoring import RowStats, ScoreAccumulator
+
+        b = self._score_batch_for(ctx).batch
+        j = 0
+
+        def put(tok: int, pos: int, seqs: Sequence[int], logits: bool) -> None:
+            nonlocal j
+            b.token[j], b.pos[j], b.n_seq_id[j], b.logits[j] = tok, pos, len(seqs), logits
+            for k, s in enumerate(seqs):
+                b.seq_id[j][k] = s
+            j += 1
+
+        for part in batch.parts:
+            ctx_tokens = requests[part.indices[0]].context
+            seqs = range(part.first_seq, part.first_seq + len(part.indices))
+            for p, tok in enumerate(ctx_tokens):
+                put(tok, p, seqs, p == len(ctx_tokens) - 1)
+            for s, i in zip(seqs, part.indices):
+                for p, tok in enumerate(requests[i].continuation[:-1]):
+                    put(tok, len(ctx_tokens) + p, (s,), True)
+        b.n_tokens = j
+        if j != batch.n_tokens:
+            raise AssertionError("packing and batch disagree")  # a bug, not bad input
+        rc = C.llama_decode(ctx.ctx, b)
+        if rc != 0:
+            raise RuntimeError(f"llama_decode failed with code {rc} while scoring")
+        stats = RowStats(np.ctypeslib.as_array(C.llama_get_logits(ctx.ctx),
+                                               shape=(batch.n_rows, self.llm.n_vocab())))
+        out: dict[int, ScoreResult] = {}
+        for part in batch.parts:
+            row = part.first_row
+            shared = row  # the context's last position predicts every first token
+            row += 1
+            for i in part.indices:
+                cont = requests[i].continuation
+                acc = ScoreAccumulator()
+                if cont:
+                    acc.add_picked(stats, [shared], cont[:1])
+                    acc.add_picked(stats, range(row, row + len(cont) - 1), cont[1:])
+                    row += len(cont) - 1
+                out[i] = acc.result()
+        return out
+
+    @property
+    def _score_ctx(self):
+        """The scoring context: the model's context settings with SCORE_SEQS sequences in
+        one unified KV cache and n_batch = n_ctx (llama.cpp still computes in n_ubatch)."""
+        if getattr(self, "_scoring", None) is None:
+            from llama_cpp._internals import LlamaContext
+
+            src = self.llm.context_params
+            params = type(src).from_buffer_copy(src)
+            params.n_batch = params.n_ctx
+            params.n_seq_max = SCORE_SEQS
+            params.kv_unified = True
+            self._scoring = LlamaContext(model=self.llm._model, params=params, verbose=False)
+        return self._scoring
+
+    def _score_batch_for(self, ctx):
+        if getattr(self, "_score_batch", None) is None:
+            from llama_cpp._internals import LlamaBatch
+
+            self._score_batch = LlamaBatch(n_tokens=ctx.n_ctx(), embd=0,
+                                           n_seq_max=SCORE_SEQS, verbose=False)
+        return self._score_batch
+
+    def logits(self, tokens: Sequence[int]):
+        """Logits of every position of `tokens` (one sequence, from an empty cache), through
+        the scoring context."""
+        import numpy as np
+        from llama_cpp import llama_cpp as C
+
+        tokens = list(tokens)
+        if not 0 < len(tokens) <= self.llm.n_ctx():
+            raise BenchError(f"logits() takes 1 to n_ctx={self.llm.n_ctx()} tokens")
+        ctx = self._score_ctx
+        b = self._score_batch_for(ctx).batch
+        for j, tok in enumerate(tokens):
+            b.token[j], b.pos[j], b.n_seq_id[j], b.logits[j] = tok, j, 1, True
+            b.seq_id[j][0] = 0
+        b.n_tokens = len(tokens)
+        ctx.kv_cache_clear()
+        try:
+            if C.llama_decode(ctx.ctx, b) != 0:
+                raise RuntimeError("llama_decode failed while computing logits")
+            return np.ctypeslib.as_array(C.llama_get_logits(ctx.ctx),
+                                         shape=(len(tokens), self.llm.n_vocab())).copy()
+        finally:
+            ctx.kv_cache_clear()
 
     def _check_last_logits(self) -> None:
         """NaN check of the prompt's last logits row (once per generation: cheap)."""
@@ -160,15 +213,6 @@ class LlamaCppBackend(Backend):
         if ptr:
             check_finite(np.ctypeslib.as_array(ptr, shape=(self.llm.n_vocab(),)), "after the prompt")
 
-    @property
-    def _batch(self):
-        if getattr(self, "_score_batch", None) is None:
-            from llama_cpp._internals import LlamaBatch
-
-            self._score_batch = LlamaBatch(n_tokens=self.llm.n_batch, embd=0, n_seq_max=1,
-                                           verbose=False)
-        return self._score_batch
-
     def info(self) -> dict:
         from importlib.metadata import version
 
@@ -179,6 +223,9 @@ class LlamaCppBackend(Backend):
         if getattr(self, "_score_batch", None) is not None:
             self._score_batch.close()
             self._score_batch = None
+        if getattr(self, "_scoring", None) is not None:
+            self._scoring.close()
+            self._scoring = None
         llm = getattr(self, "llm", None)
         if llm is not None:
             llm.close()
