@@ -222,7 +222,8 @@ def _plan(request: dict, catalogue, cat_path: Path, device):
             jobs += plan.build_quality(list(models), [b], threads[0], items,
                                        context_size=device.context_size, start=len(jobs))
     if not jobs:
-        raise BenchError("nothing to run: --no-speed and no quality task applies")
+        why = "; ".join(notes) if notes else "no quality task applies"
+        raise BenchError(f"nothing to run: --no-speed and {why}")
     return models, jobs, notes
 
 

@@ -191,3 +191,18 @@ def test_threads_setting_sizes_the_intra_op_pool(folder, name):
 
     new_threads(1)  # one-time threads of the library itself
     assert new_threads(3) - new_threads(1) == 2
+
+
+def test_ort_genai_says_it_cannot_score(tmp_path):
+    from conftest import ROOT, run_cli
+
+    r = run_cli("run", "-b", "ort_genai,llama_cpp", "--no-speed", "--tasks", "mc_en",
+                "--dry-run", cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert "ort_genai cannot score continuations: skipping mc_en" in r.stderr
+    plan = r.stderr.split("plan (", 1)[1]
+    assert "/ llama_cpp /" in plan and "/ ort_genai /" not in plan
+    r = run_cli("run", "-b", "ort_genai", "--no-speed", "--tasks", "mc_en", "--out",
+                str(tmp_path / "runs"), cwd=ROOT)
+    assert r.returncode == 2 and not (tmp_path / "runs").exists()
+    assert r.stderr.strip().endswith("ort_genai cannot score continuations: skipping mc_en")
