@@ -28,7 +28,8 @@ _SPREAD = ("ttft_ms", "prefill_tps", "decode_tps")
 _QUALITY = [
     ("acc", "acc", "mean"), ("acc_se", "acc", "sem"), ("acc_norm", "acc_norm", "mean"),
     ("acc_norm_se", "acc_norm", "sem"), ("acc_per_token", "acc_per_token", "mean"),
-    ("exact_match", "exact_match", "mean"), ("token_perplexity", "token_perplexity", "median"),
+    ("acc_per_token_se", "acc_per_token", "sem"), ("exact_match", "exact_match", "mean"),
+    ("exact_match_se", "exact_match", "sem"), ("token_perplexity", "token_perplexity", "median"),
     ("word_perplexity", "word_perplexity", "median"),
     ("byte_perplexity", "byte_perplexity", "median"),
     ("bits_per_byte", "bits_per_byte", "median"), ("items_per_s", "items_per_s", "median"),
@@ -121,8 +122,8 @@ class MarkdownPrinter(Printer):
             return "-" if r[c] is None else f"{r[c]:.3f} ± {r[c + '_se']:.3f}"
         n = record["task"].get("n_items", "-")
         return [r["model"], r["task"], str(n), acc("acc") if r["exact_match"] is None
-                else f"EM {r['exact_match']:.3f}", acc("acc_norm"),
-                _fmt(r["acc_per_token"], 3), _fmt(r["token_perplexity"], 2),
+                else "EM " + acc("exact_match"), acc("acc_norm"),
+                acc("acc_per_token"), _fmt(r["token_perplexity"], 2),
                 _fmt(r["word_perplexity"], 2), _fmt(r["byte_perplexity"], 3),
                 _fmt(r["bits_per_byte"], 3), _fmt(r["items_per_s"], 2), _fmt(r["peak_rss_mb"])]
 

@@ -55,3 +55,20 @@ def test_json_and_jsonl_agree():
     arr = json.loads(render("json", recs))
     lines = [json.loads(x) for x in render("jsonl", recs).splitlines()]
     assert arr == lines and arr[1]["backend"] == "onnxruntime" and arr[0]["ttft_ms"] == 50.0
+
+
+def test_quality_table_gives_every_accuracy_with_its_standard_error():
+    samples = (1.0, 0.0, 1.0, 1.0)
+    rec = make_record(run_id="r1", seq=0, started_at="t", model={"id": "m", "format": "gguf",
+                      "sha256": None, "size_bytes": 1}, backend={"name": "llama_cpp"},
+                      device={"name": "host"},
+                      task={"name": "mc_en", "version": 1, "kind": "multiple_choice",
+                            "n_items": 4},
+                      params={"threads": 2}, env=environment(), measurements=[
+                          Measurement(m, "fraction", True, samples)
+                          for m in ("acc", "acc_norm", "acc_per_token")])
+    text = render("markdown", [rec])
+    # mean 0.75, sem = stdev 0.5 / sqrt(4)
+    assert "| m | mc_en | 4 | 0.750 ± 0.250 | 0.750 ± 0.250 | 0.750 ± 0.250 |" in text
+    row = json.loads(render("jsonl", [rec]))
+    assert row["acc_per_token_se"] == 0.25 and row["exact_match_se"] is None
