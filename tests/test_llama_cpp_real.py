@@ -133,3 +133,20 @@ def test_quality_run_in_english_and_korean_through_the_cli(tmp_path):
     assert recs["mc_ko"]["task"]["n_items"] == 2 and len(recs["mc_ko"]["task"]["data_sha256"]) == 64
     acc = next(m for m in recs["mc_ko"]["measurements"] if m["metric"] == "acc")
     assert len(acc["samples"]) == 2 and set(acc["samples"]) <= {0.0, 1.0}
+
+
+def test_flash_attention_is_a_model_option_and_recorded():
+    from harness.backends.base import LoadRequest, ScoreRequest
+    from harness.backends.llama_cpp import LlamaCppBackend
+
+    out = {}
+    for fa in (False, True):
+        b = LlamaCppBackend()
+        b.load(LoadRequest(path=str(smollm2_path()), threads=2, n_ctx=256,
+                           options={"flash_attn": fa}))
+        assert b.info()["flash_attn"] is fa
+        ctx = b.tokenize("The capital of France is")
+        out[fa] = b.score([ScoreRequest(tuple(ctx), tuple(b.tokenize(" Paris")))])[0].logprob
+        b.close()
+    # a different attention kernel (scoring uses the same setting): close, not identical
+    assert out[True] == pytest.approx(out[False], abs=0.05)

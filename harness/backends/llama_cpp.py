@@ -6,6 +6,10 @@ repetitions. llama.cpp's generate() never stops at end-of-sequence by itself, so
 ignore_eos=True simply means "do not stop" (as llama-bench does: an EOS id may be emitted
 and generation carries on); with ignore_eos=False an EOS id ends the sequence and, as in
 every backend, is not yielded.
+
+Model options (models.yaml `options:`): n_batch (default 512), use_mmap (default true),
+flash_attn (default false, llama-cpp-python's default; llama.cpp's own tools default to
+"auto", which turns it on for CPU; the setting changes float rounding, not the model).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ class LlamaCppBackend(Backend):
             n_threads_batch=request.threads,
             n_batch=int(opts.get("n_batch", 512)),
             use_mmap=bool(opts.get("use_mmap", True)),
+            flash_attn=bool(opts.get("flash_attn", False)),
             seed=0,
             verbose=bool(os.environ.get("SLLM_BENCH_VERBOSE")),
         )
@@ -216,8 +221,11 @@ class LlamaCppBackend(Backend):
     def info(self) -> dict:
         from importlib.metadata import version
 
+        from llama_cpp import llama_cpp as C
+
         return {"llama_cpp_python": version("llama-cpp-python"), "n_ctx": self.llm.n_ctx(),
-                "n_threads": self._threads}
+                "n_threads": self._threads, "flash_attn": self.llm.context_params.flash_attn_type
+                == C.LLAMA_FLASH_ATTN_TYPE_ENABLED}
 
     def close(self) -> None:
         if getattr(self, "_score_batch", None) is not None:
