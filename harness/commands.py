@@ -261,19 +261,23 @@ def cmd_run(args) -> int:
     if run_id:
         session.run_id = run_id
     printer.header()
-    total = sum(len(j.items) * (j.shared.get("repetitions", 1)) for j in jobs)
-    if not args.no_progress and sys.stderr.isatty():
-        from harness.progress import RichProgress
-
-        with RichProgress(total) as progress:
-            session.progress = progress
-            records = session.execute()
-    else:
-        records = session.execute()
+    records = execute(session, jobs, progress=not args.no_progress)
     printer.footer()
     failed = [r for r in records if r["status"] != "ok"]
     _log(f"results: {session.run_dir} ({len(records)} record(s), {len(failed)} failed)")
     return 1 if failed else 0
+
+
+def execute(session, jobs, *, progress: bool) -> list[dict]:
+    """session.execute(), with a progress bar on stderr when it is a terminal."""
+    if not (progress and sys.stderr.isatty()):
+        return session.execute()
+    from harness.progress import RichProgress
+
+    total = sum(len(j.items) * (j.shared.get("repetitions", 1)) for j in jobs)
+    with RichProgress(total) as bar:
+        session.progress = bar
+        return session.execute()
 
 
 def cmd_prepare(args) -> int:

@@ -47,6 +47,7 @@ def register(sub) -> None:
     p.add_argument("--out", default=None, help="results folder (default: results/runs)")
     p.add_argument("--no-report", action="store_true", help="skip the HTML/Markdown report")
     p.add_argument("--dry-run", action="store_true", help="print the plan and stop")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_verify)
 
 
@@ -135,7 +136,7 @@ def cmd_verify(args) -> int:
     session = Session(models=models, device=device, jobs=jobs, out_dir=out_dir,
                       catalogue_path=cat_path, request=request, precision=args.precision,
                       timeout_s=args.timeout, sinks=[printer.record], log=commands._log)
-    records = session.execute()
+    records = commands.execute(session, jobs, progress=not args.no_progress)
     env = records[0]["env"] if records else {}
     exit_code = 0
     for backend in backends:
