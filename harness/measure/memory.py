@@ -48,3 +48,21 @@ def current_rss_bytes() -> int:
     import psutil
 
     return int(psutil.Process(os.getpid()).memory_info().rss)
+
+
+def release_free_heap() -> bool:
+    """Ask the C allocator to give freed heap memory back to the OS (glibc's malloc_trim),
+    so a following RSS reading counts memory still allocated, not memory freed but kept
+    for reuse. False where there is no glibc (nothing is done)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):  # musl and others have no malloc_trim
+        return False
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    trim(0)
+    return True

@@ -5,9 +5,14 @@ determinism: each prompt is generated greedily `repetitions` times; the per-prom
   repetition go back as details, so the parent can compare two worker processes and
   show the first differing token.
 soak: generations of a fixed shape back to back for `duration_s` seconds; for each one
-  its start time, decode tokens/s and resident memory. Reported: the time series, the
-  least-squares slope of resident memory in MB per minute over the run after its first
-  10% (a leak shows as growth), the drift of decode speed in % of its mean per minute,
+  its start time, decode tokens/s and resident memory. Resident memory is read after
+  freed heap has been handed back to the OS (glibc malloc_trim, outside the timed part):
+  glibc otherwise keeps freed blocks, and llama.cpp's per-call allocations then grow RSS
+  by some tens of MB over the first minute before it levels off, which is reuse, not a
+  leak. Reported: the time series, the least-squares slope of resident memory in MB per
+  minute over the run after its first 10% (a leak shows as growth; the peak RSS of the
+  worker, untrimmed, is reported as always), the drift of decode speed in % of its mean
+  per minute,
   and the number of generations that raised an error (the run goes on after an error
   and stops after three in a row).
 """
@@ -18,7 +23,7 @@ import time
 from collections.abc import Callable
 
 from harness.backends.base import Backend
-from harness.measure.memory import current_rss_bytes
+from harness.measure.memory import current_rss_bytes, release_free_heap
 from harness.results import Measurement
 from harness.scenarios import speed
 
@@ -65,6 +70,7 @@ def soak(backend: Backend, *, duration_s: float, prompt_tokens: int, gen_tokens:
         in_a_row = 0
         ts.append(start)
         tps.append((len(stamps) - 2) / (stamps[-1] - stamps[1]))
+        release_free_heap()
         rss.append(current_rss_bytes() / 2**20)
         if on_repetition:
             on_repetition(len(ts))
