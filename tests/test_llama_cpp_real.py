@@ -150,3 +150,20 @@ def test_flash_attention_is_a_model_option_and_recorded():
         b.close()
     # a different attention kernel (scoring uses the same setting): close, not identical
     assert out[True] == pytest.approx(out[False], abs=0.05)
+
+
+def test_a_long_request_is_scored_in_slices_that_bound_the_logits(backend, monkeypatch):
+    import harness.backends.llama_cpp as mod
+    from harness.backends.base import ScoreRequest
+
+    context = backend.tokenize("Seoul is the capital of South Korea. The capital of France is")
+    conts = [backend.tokenize(" a large city on the river Seine, known for art"),
+             backend.tokenize(" Paris.")]
+    reqs = [ScoreRequest(tuple(context), tuple(c)) for c in conts]
+    whole = backend.score(reqs)
+    monkeypatch.setattr(mod, "SCORE_ROWS", 4)  # the long choice no longer fits one call
+    sliced = backend.score(reqs)
+    # the long choice, now alone in one sequence over 3 calls, is a single-sequence pass
+    assert sliced[0].logprob == pytest.approx(whole[0].logprob, abs=2e-3)
+    assert sliced[0].n_tokens == len(conts[0]) and sliced[1].n_tokens == len(conts[1])
+    assert sliced[1].logprob == pytest.approx(whole[1].logprob, rel=0.01, abs=0.05)

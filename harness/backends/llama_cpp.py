@@ -105,8 +105,11 @@ class LlamaCppBackend(Backend):
                               max_seqs=SCORE_SEQS, max_rows=SCORE_ROWS,
                               max_parts=SCORE_CONTEXTS):
                 ctx.kv_cache_clear()
-                results_for = self._decode_packed(ctx, batch, requests)
-                for i, res in results_for.items():
+                if batch.n_rows > SCORE_ROWS:  # one long request: bound the logits kept
+                    (i,) = batch.parts[0].indices
+                    results[i] = self._score_in_slices(ctx, requests[i])
+                    continue
+                for i, res in self._decode_packed(ctx, batch, requests).items():
                     results[i] = res
         finally:
             ctx.kv_cache_clear()
@@ -159,6 +162,37 @@ class LlamaCppBackend(Backend):
                     row += len(cont) - 1
                 out[i] = acc.result()
         return out
+
+    def _score_in_slices(self, ctx, request: ScoreRequest) -> ScoreResult:
+        """One request in one sequence, fed SCORE_ROWS tokens per llama_decode (the KV cache
+        carries over), so no more than SCORE_ROWS logits rows exist at a time."""
+        import numpy as np
+        from llama_cpp import llama_cpp as C
+
+        from harness.backends.scoring import RowStats, ScoreAccumulator
+
+        full = list(request.context) + list(request.continuation)
+        first = len(request.context) - 1  # the first position whose logits are needed
+        b = self._score_batch_for(ctx).batch
+        acc = ScoreAccumulator()
+        for start in range(0, len(full) - 1, SCORE_ROWS):
+            stop = min(start + SCORE_ROWS, len(full) - 1)
+            n_out = 0
+            for j, pos in enumerate(range(start, stop)):
+                b.token[j], b.pos[j], b.n_seq_id[j] = full[pos], pos, 1
+                b.seq_id[j][0] = 0
+                b.logits[j] = pos >= first
+                n_out += pos >= first
+            b.n_tokens = stop - start
+            rc = C.llama_decode(ctx.ctx, b)
+            if rc != 0:
+                raise RuntimeError(f"llama_decode failed with code {rc} while scoring")
+            if n_out:
+                stats = RowStats(np.ctypeslib.as_array(C.llama_get_logits(ctx.ctx),
+                                                       shape=(n_out, self.llm.n_vocab())))
+                targets = full[stop - n_out + 1: stop + 1]
+                acc.add_picked(stats, range(n_out), targets)
+        return acc.result()
 
     @property
     def _score_ctx(self):
