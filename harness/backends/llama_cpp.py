@@ -29,6 +29,14 @@ SCORE_SEQS = 64
 SCORE_TOKENS = 2048
 SCORE_ROWS = 512
 
+
+def _put(b, j: int, tok: int, pos: int, seqs: Sequence[int], logits: bool) -> None:
+    """Token j of llama_batch b: id, position, the sequences it belongs to, logits wanted."""
+    b.token[j], b.pos[j], b.n_seq_id[j], b.logits[j] = tok, pos, len(seqs), logits
+    for k, s in enumerate(seqs):
+        b.seq_id[j][k] = s
+
+
 class LlamaCppBackend(Backend):
     name = "llama_cpp"
     capabilities = frozenset({"generate", "score", "logits"})
@@ -117,37 +125,23 @@ class LlamaCppBackend(Backend):
 
     def _decode_packed(self, ctx, batch, requests) -> dict[int, ScoreResult]:
         """One llama_decode of a packed batch; ScoreResult of each request in it."""
-        import numpy as np
-        from llama_cpp import llama_cpp as C
-
         from harness.backends.scoring import RowStats, ScoreAccumulator
 
         b = self._score_batch_for(ctx).batch
         j = 0
-
-        def put(tok: int, pos: int, seqs: Sequence[int], logits: bool) -> None:
-            nonlocal j
-            b.token[j], b.pos[j], b.n_seq_id[j], b.logits[j] = tok, pos, len(seqs), logits
-            for k, s in enumerate(seqs):
-                b.seq_id[j][k] = s
-            j += 1
-
         for part in batch.parts:
             ctx_tokens = requests[part.indices[0]].context
             seqs = range(part.first_seq, part.first_seq + len(part.indices))
             for p, tok in enumerate(ctx_tokens):
-                put(tok, p, seqs, p == len(ctx_tokens) - 1)
+                _put(b, j, tok, p, seqs, p == len(ctx_tokens) - 1)
+                j += 1
             for s, i in zip(seqs, part.indices):
                 for p, tok in enumerate(requests[i].continuation[:-1]):
-                    put(tok, len(ctx_tokens) + p, (s,), True)
-        b.n_tokens = j
+                    _put(b, j, tok, len(ctx_tokens) + p, (s,), True)
+                    j += 1
         if j != batch.n_tokens:
             raise AssertionError("packing and batch disagree")  # a bug, not bad input
-        rc = C.llama_decode(ctx.ctx, b)
-        if rc != 0:
-            raise RuntimeError(f"llama_decode failed with code {rc} while scoring")
-        stats = RowStats(np.ctypeslib.as_array(C.llama_get_logits(ctx.ctx),
-                                               shape=(batch.n_rows, self.llm.n_vocab())))
+        stats = RowStats(self._decode_rows(ctx, b, j, batch.n_rows))
         out: dict[int, ScoreResult] = {}
         for part in batch.parts:
             row = part.first_row
@@ -166,9 +160,6 @@ class LlamaCppBackend(Backend):
     def _score_in_slices(self, ctx, request: ScoreRequest) -> ScoreResult:
         """One request in one sequence, fed SCORE_ROWS tokens per llama_decode (the KV cache
         carries over), so no more than SCORE_ROWS logits rows exist at a time."""
-        import numpy as np
-        from llama_cpp import llama_cpp as C
-
         from harness.backends.scoring import RowStats, ScoreAccumulator
 
         full = list(request.context) + list(request.continuation)
@@ -177,22 +168,29 @@ class LlamaCppBackend(Backend):
         acc = ScoreAccumulator()
         for start in range(0, len(full) - 1, SCORE_ROWS):
             stop = min(start + SCORE_ROWS, len(full) - 1)
-            n_out = 0
             for j, pos in enumerate(range(start, stop)):
-                b.token[j], b.pos[j], b.n_seq_id[j] = full[pos], pos, 1
-                b.seq_id[j][0] = 0
-                b.logits[j] = pos >= first
-                n_out += pos >= first
-            b.n_tokens = stop - start
-            rc = C.llama_decode(ctx.ctx, b)
-            if rc != 0:
-                raise RuntimeError(f"llama_decode failed with code {rc} while scoring")
+                _put(b, j, full[pos], pos, (0,), pos >= first)
+            n_out = max(0, stop - max(start, first))
+            rows = self._decode_rows(ctx, b, stop - start, n_out)
             if n_out:
-                stats = RowStats(np.ctypeslib.as_array(C.llama_get_logits(ctx.ctx),
-                                                       shape=(n_out, self.llm.n_vocab())))
                 targets = full[stop - n_out + 1: stop + 1]
-                acc.add_picked(stats, range(n_out), targets)
+                acc.add_picked(RowStats(rows), range(n_out), targets)
         return acc.result()
+
+    def _decode_rows(self, ctx, b, n_tokens: int, n_rows: int):
+        """llama_decode of the first n_tokens of batch b; a view of its n_rows logits rows
+        (valid until the next decode), None when no logits were asked for."""
+        import numpy as np
+        from llama_cpp import llama_cpp as C
+
+        b.n_tokens = n_tokens
+        rc = C.llama_decode(ctx.ctx, b)
+        if rc != 0:
+            raise RuntimeError(f"llama_decode failed with code {rc} while scoring")
+        if not n_rows:
+            return None
+        return np.ctypeslib.as_array(C.llama_get_logits(ctx.ctx),
+                                     shape=(n_rows, self.llm.n_vocab()))
 
     @property
     def _score_ctx(self):
@@ -220,24 +218,16 @@ class LlamaCppBackend(Backend):
     def logits(self, tokens: Sequence[int]):
         """Logits of every position of `tokens` (one sequence, from an empty cache), through
         the scoring context."""
-        import numpy as np
-        from llama_cpp import llama_cpp as C
-
         tokens = list(tokens)
         if not 0 < len(tokens) <= self.llm.n_ctx():
             raise BenchError(f"logits() takes 1 to n_ctx={self.llm.n_ctx()} tokens")
         ctx = self._score_ctx
         b = self._score_batch_for(ctx).batch
         for j, tok in enumerate(tokens):
-            b.token[j], b.pos[j], b.n_seq_id[j], b.logits[j] = tok, j, 1, True
-            b.seq_id[j][0] = 0
-        b.n_tokens = len(tokens)
+            _put(b, j, tok, j, (0,), True)
         ctx.kv_cache_clear()
         try:
-            if C.llama_decode(ctx.ctx, b) != 0:
-                raise RuntimeError("llama_decode failed while computing logits")
-            return np.ctypeslib.as_array(C.llama_get_logits(ctx.ctx),
-                                         shape=(len(tokens), self.llm.n_vocab())).copy()
+            return self._decode_rows(ctx, b, len(tokens), len(tokens)).copy()
         finally:
             ctx.kv_cache_clear()
 
