@@ -8,6 +8,7 @@ ru_maxrss (macOS, BSD) of the worker itself is used.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 
@@ -54,15 +55,23 @@ def release_free_heap() -> bool:
     """Ask the C allocator to give freed heap memory back to the OS (glibc's malloc_trim),
     so a following RSS reading counts memory still allocated, not memory freed but kept
     for reuse. False where there is no glibc (nothing is done)."""
-    if not sys.platform.startswith("linux"):
+    trim = _malloc_trim()
+    if trim is None:
         return False
+    trim(0)
+    return True
+
+
+@functools.cache
+def _malloc_trim():
+    """glibc's malloc_trim, looked up once; None elsewhere (musl and others lack it)."""
+    if not sys.platform.startswith("linux"):
+        return None
     import ctypes
 
     try:
-        libc = ctypes.CDLL("libc.so.6")
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):  # musl and others have no malloc_trim
-        return False
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
     trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
-    trim(0)
-    return True
+    return trim
