@@ -111,33 +111,23 @@ def test_unknown_key_names_file_and_key(project):
     assert str(e.value) == f"{path}: unknown key 'multiple_choice.shots'"
 
 
-def test_unknown_kind_is_an_error(project):
+@pytest.mark.parametrize("old, new, message", [
+    ("multiple_choice", "ranking", r"tiny.yaml: key 'kind'"),  # unknown kind
+    ("format: mc_jsonl", "format: text", "format 'text' gives perplexity items"),
+    ("format: mc_jsonl", "format: mc_jsonl\n  newline: lf",
+     "'newline' does not apply to format 'mc_jsonl'"),
+])
+def test_kind_format_and_loader_options_must_fit(project, old, new, message):
     mc_task(project)
     p = project / "tasks" / "tiny.yaml"
-    p.write_text(p.read_text().replace("multiple_choice", "ranking"))
-    with pytest.raises(ConfigError, match=r"tiny.yaml: key 'kind'"):
+    p.write_text(p.read_text().replace(old, new))
+    with pytest.raises(ConfigError, match=message):
         T.load_task("tiny")
 
 
 def test_section_of_another_kind_is_an_error(project):
     mc_task(project, extra="perplexity:\n  context_tokens: 64\n")
     with pytest.raises(ConfigError, match="section 'perplexity' does not apply"):
-        T.load_task("tiny")
-
-
-def test_format_must_fit_kind(project):
-    mc_task(project)
-    p = project / "tasks" / "tiny.yaml"
-    p.write_text(p.read_text().replace("format: mc_jsonl", "format: text"))
-    with pytest.raises(ConfigError, match="format 'text' gives perplexity items"):
-        T.load_task("tiny")
-
-
-def test_loader_option_must_fit_format(project):
-    mc_task(project)
-    p = project / "tasks" / "tiny.yaml"
-    p.write_text(p.read_text().replace("format: mc_jsonl", "format: mc_jsonl\n  newline: lf"))
-    with pytest.raises(ConfigError, match="'newline' does not apply to format 'mc_jsonl'"):
         T.load_task("tiny")
 
 
