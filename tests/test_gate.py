@@ -13,11 +13,12 @@ import pytest
 
 from conftest import FAKE_MODELS, ROOT, run_cli, write
 from harness.cli import main
-from harness.gate_config import load as load_config
-from harness.gate_stats import (IMPROVED, NOT_GATED, OK, REGRESSION, TOO_FEW, Rule,
+from harness.gate.config import load as load_config
+from harness.gate.stats import (IMPROVED, NOT_GATED, OK, REGRESSION, TOO_FEW, Rule,
                                 compare)
-from harness.provenance import environment
-from harness.results import Measurement, make_record, read_record, record_files, write_json
+from harness.measure.environment import environment
+from harness.records import (Measurement, Record, make_record, read_record, record_files,
+                             write_json)
 
 # ------------------------------------------------------------------ synthetic noise
 TRIALS_DETECT = 1000
@@ -176,7 +177,7 @@ def test_bad_gate_config_is_exit_2_naming_file_and_key(tmp_path, capsys, text, m
 
 # ------------------------------------------------------------------ records and the CLI
 def record(decode=None, *, threads=2, model_sha="a" * 64, host=None, runtimes=None,
-           error=None, prompt=128, rss=200.0, run_id="r1", gbps=75.0) -> dict:
+           error=None, prompt=128, rss=200.0, run_id="r1", gbps=75.0) -> Record:
     env = environment()
     env = {**env, "host": {**env["host"], **(host or {})},
            "runtimes": {**env["runtimes"], **(runtimes or {})}}
@@ -185,7 +186,7 @@ def record(decode=None, *, threads=2, model_sha="a" * 64, host=None, runtimes=No
         Measurement("decode_tps", "tokens/s", True, tuple(decode or noisy(150.0, seed=3))),
         Measurement("peak_rss_mb", "MB", False, (rss,)),
     ]
-    return make_record(run_id=run_id, seq=0, started_at="t",
+    return make_record(kind="speed", run_id=run_id, seq=0, started_at="t",
                        model={"id": "m", "format": "gguf", "sha256": model_sha,
                               "size_bytes": 1},
                        backend={"name": "llama_cpp"}, device={"name": "host"},
@@ -195,7 +196,7 @@ def record(decode=None, *, threads=2, model_sha="a" * 64, host=None, runtimes=No
                        env=env, measurements=ms, error=error)
 
 
-def side(tmp_path, name: str, *records: dict):
+def side(tmp_path, name: str, *records: Record):
     folder = tmp_path / name
     for i, r in enumerate(records):
         write_json(folder / f"{i:04d}.json", r)

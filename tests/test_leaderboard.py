@@ -12,16 +12,18 @@ import jsonschema
 import pytest
 
 from conftest import run_cli
-from harness import leaderboard as lb
-from harness.provenance import environment
-from harness.results import MAX_RECORD_BYTES, Measurement, make_record, write_json
+from harness.leaderboard import build as lb
+from harness.leaderboard.inputs import collect
+from harness.leaderboard.publish import PAGE_FILES
+from harness.measure.environment import environment
+from harness.records import MAX_RECORD_BYTES, Measurement, Record, make_record, write_json
 
 T0 = "2026-01-01T00:00:00+00:00"
 
 
 def speed_record(model="m", backend="llama_cpp", device="host", *, prompt=128, gen=64,
                  threads=2, ttft=50.0, prefill=2560.0, decode=100.0, rss=200.0, size=93.8,
-                 run_id="r1", seq=0, finished=T0, error=None) -> dict:
+                 run_id="r1", seq=0, finished=T0, error=None) -> Record:
     ms = None if error else [
         Measurement("ttft_ms", "ms", False, (ttft,)),
         Measurement("prefill_tps", "tokens/s", True, (prefill,)),
@@ -32,7 +34,7 @@ def speed_record(model="m", backend="llama_cpp", device="host", *, prompt=128, g
         Measurement("rss_after_load_mb", "MB", False, (rss - 20,)),
         Measurement("model_size_mb", "MB", False, (size,)),
     ]
-    rec = make_record(run_id=run_id, seq=seq, started_at=finished,
+    rec = make_record(kind="speed", run_id=run_id, seq=seq, started_at=finished,
                       model={"id": model, "format": "gguf", "sha256": "ab" * 32,
                              "size_bytes": int(size * 2**20), "parameters": "135M",
                              "quantization": "Q4_1", "artifact": {"kind": "gguf"}},
@@ -41,13 +43,13 @@ def speed_record(model="m", backend="llama_cpp", device="host", *, prompt=128, g
                       params={"prompt_tokens": prompt, "gen_tokens": gen, "threads": threads,
                               "repetitions": 1},
                       env=environment(), measurements=ms, error=error)
-    rec["finished_at"] = finished
-    return rec
+    return Record({**rec.to_dict(), "finished_at": finished})
 
 
 def quality_record(task="arc_easy", acc=(1.0, 0.0, 1.0, 1.0), backend="llama_cpp",
-                   device="host", run_id="q1", finished=T0, model="m") -> dict:
-    rec = speed_record(model, backend, device, run_id=run_id, finished=finished)
+                   device="host", run_id="q1", finished=T0, model="m") -> Record:
+    rec = speed_record(model, backend, device, run_id=run_id, finished=finished).to_dict()
+    rec["kind"] = "quality"
     rec["task"] = {"name": task, "version": 1, "kind": "multiple_choice"}
     rec["measurements"] = [Measurement("acc", "fraction", True, acc).to_dict()]
     if task.startswith("wikitext"):
@@ -55,7 +57,7 @@ def quality_record(task="arc_easy", acc=(1.0, 0.0, 1.0, 1.0), backend="llama_cpp
         rec["measurements"] = [Measurement(m, "ppl", False, (v,)).to_dict() for m, v in
                                (("token_perplexity", 21.5), ("bits_per_byte", 0.9),
                                 ("window_nll", 3.0))]
-    return rec
+    return Record(rec)
 
 
 def verdict(run_id="r1", model="m", backend="llama_cpp", device="host", outcome="pass"):
@@ -90,9 +92,10 @@ def test_latest_result_per_key_wins_and_all_keeps_every_one():
 def test_failed_other_and_duplicate_records_are_counted_not_rows():
     ok = speed_record()
     failed = speed_record(backend="onnxruntime", seq=1, error={"kind": "crash", "message": "x"})
-    other = speed_record(seq=0)  # verify reuses a speed record's seq for determinism
-    other["task"] = {"name": "determinism", "version": 1, "kind": "determinism"}
-    doc = build([ok, dict(ok), failed, other])
+    other = Record({**speed_record(seq=0).to_dict(),  # verify reuses a speed record's seq
+                    "kind": "determinism",
+                    "task": {"name": "determinism", "version": 1, "kind": "determinism"}})
+    doc = build([ok, Record(ok.to_dict()), failed, other])
     s = doc["sources"]
     assert [r["backend"] for r in doc["rows"]] == ["llama_cpp"]
     assert (s["records"], s["failed_records"], s["other_records"], s["duplicate_records"]) == \
@@ -137,10 +140,10 @@ def test_verdict_files_of_verify_are_read_and_validated(tmp_path):
     v["budgets"][0].update(max=400, bound=[95.0, 105.0], unit="tokens/s", gen_tokens=None)
     v["device"] = {"name": "host", "threads": 2, "budgets": []}
     write_json(tmp_path / "verdict-onnxruntime.json", v)
-    from harness.verdict import is_verdict_file
+    from harness.records import is_verdict_file
 
     assert is_verdict_file(tmp_path / "verdict-onnxruntime.json")
-    records, verdicts, rejected, n = lb.collect([str(tmp_path)])
+    records, verdicts, rejected, n = collect([str(tmp_path)])
     assert (records, rejected, n) == ([], [], 1)
     (row,) = build([speed_record(backend="onnxruntime")], verdicts)["rows"]
     assert row["verdict"]["budgets"][0]["bound"] == [95.0, 105.0]
@@ -153,9 +156,9 @@ def test_composite_score_is_geomean_of_ratios_to_the_device_best_and_rank():
             speed_record("c", ttft=25, prefill=2000, decode=12.5, seq=2),
             speed_record("d", ttft=50, prefill=1000, decode=100, seq=3),
             speed_record("e", device="laptop", ttft=500, prefill=10, decode=1, seq=4)]
-    recs.append(speed_record("f", prefill=10, seq=5))
-    recs[-1]["measurements"] = [m for m in recs[-1]["measurements"]
-                                if m["metric"] != "decode_tps"]
+    f = speed_record("f", prefill=10, seq=5).to_dict()
+    f["measurements"] = [m for m in f["measurements"] if m["metric"] != "decode_tps"]
+    recs.append(Record(f))
     rows = {r["model"]["id"]: r for r in build(recs)["rows"]}
     # best on host: prefill 2000 (c), decode 100 (a, b, d), ttft 25 (c)
     assert rows["a"]["score"] == pytest.approx(100 * (0.5 * 1 * 0.5) ** (1 / 3))
@@ -175,7 +178,7 @@ def test_score_definition_is_in_the_document():
 
 
 # ------------------------------------------------------------------ CLI, files, schemas
-def write_runs(root: Path, records: list[dict]) -> Path:
+def write_runs(root: Path, records: list[Record]) -> Path:
     for r in records:
         write_json(root / r["run_id"] / "records" / f"{r['seq']:04d}.json", r)
     return root
@@ -185,14 +188,14 @@ def test_bad_files_are_rejected_by_name_and_the_rest_folded(tmp_path):
     runs = write_runs(tmp_path / "runs", [speed_record(seq=0), speed_record(seq=1, gen=32)])
     bad = tmp_path / "runs" / "bad"
     bad.mkdir()
-    good_text = json.dumps(speed_record(seq=5, backend="x"))
+    good_text = json.dumps(speed_record(seq=5, backend="x").to_dict())
     (bad / "truncated.json").write_text(good_text[: len(good_text) // 2])
-    invalid = speed_record(seq=6)
+    invalid = speed_record(seq=6).to_dict()
     invalid["measurements"][0]["samples"] = "fast"
     (bad / "invalid.json").write_text(json.dumps(invalid))
     with open(bad / "oversized.json", "wb") as f:
         f.truncate(MAX_RECORD_BYTES + 1)
-    future = speed_record(seq=7)
+    future = speed_record(seq=7).to_dict()
     future["schema_version"] = 99
     (bad / "future.json").write_text(json.dumps(future))
     (tmp_path / "runs" / "r1" / "verdict.json").write_text('{"schema": "sllm-bench/verdict"}')
@@ -231,7 +234,7 @@ def test_html_writes_the_page_and_a_copy_of_the_json(tmp_path):
     doc = json.loads((tmp_path / "lb.json").read_text())
     assert json.loads((tmp_path / "site" / "leaderboard.json").read_text()) == doc
     assert doc["rows"][0]["verdict"]["verdict"] == "pass" and doc["sources"]["verdicts"] == 1
-    page = "".join((tmp_path / "site" / n).read_text() for n in lb.PAGE_FILES)
+    page = "".join((tmp_path / "site" / n).read_text() for n in PAGE_FILES)
     assert "innerHTML" not in page and "http://" not in page.replace(
         "http://www.w3.org/2000/svg", "")
 
@@ -260,6 +263,8 @@ def test_every_file_the_harness_writes_validates(project):
 
 
 def test_module_import_is_light():
-    code = ("import sys, harness.leaderboard; heavy = {'jsonschema', 'numpy', 'psutil'} "
-            "& set(sys.modules); assert not heavy, heavy")
+    code = ("import sys, harness.leaderboard.build, harness.leaderboard.inputs, "
+            "harness.leaderboard.publish, harness.cli.leaderboard; "
+            "heavy = {'jsonschema', 'numpy', 'psutil'} & set(sys.modules); "
+            "assert not heavy, heavy")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -8,7 +8,7 @@ from importlib.metadata import entry_points
 
 import pytest
 
-from harness.pytest_plugin import Replay
+from harness.gate.pytest_plugin import Replay
 from test_gate import set_fake_speed
 
 pytest_plugins = ["pytester"]
@@ -23,12 +23,12 @@ def test_decode_speed(sllm_bench):
 
 def test_plugin_is_registered_by_entry_point():
     plugins = {e.name: e.value for e in entry_points(group="pytest11")}
-    assert plugins.get("sllm_bench") == "harness.pytest_plugin"
+    assert plugins.get("sllm_bench") == "harness.gate.pytest_plugin"
 
 
 def test_replay_clock_turns_samples_into_rounds(pytester):
     pytester.makepyfile("""
-        from harness.pytest_plugin import record_samples
+        from harness.gate.pytest_plugin import record_samples
 
         def test_replay(benchmark):
             record_samples(benchmark, [0.5, 0.25, 1.0])

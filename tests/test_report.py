@@ -20,7 +20,7 @@ import pytest
 
 from conftest import run_cli
 from harness.report import write_report
-from harness.results import Measurement, make_record, now_iso, write_json
+from harness.records import Measurement, Record, make_record, now_iso, write_json
 
 HOSTILE = "<script>alert(1)</script>"
 RUN = "20261121T090000Z-4242-abcdef"
@@ -44,16 +44,18 @@ DEVICE = {"name": "laptop-2c-4g", "description": "Entry laptop or appliance SoC,
           "4 GB of memory.", "threads": 2, "cores": 2, "memory_mb": 4096,
           "memory_budget_mb": 1024, "context_size": 2048, "cooldown_s": 2.0,
           "budgets": BUDGETS, "cpus": [0, 1]}
+QUALITY = {"multiple_choice": "quality", "perplexity": "quality"}  # task kind -> record kind
 # backend -> (prefill tok/s, decode tok/s, peak RSS MB, RSS after load, load s, artifact)
 BACKENDS = {"llama_cpp": (450.0, 176.0, 222.0, 206.0, 0.21, None),
             "onnxruntime": (1300.0, 290.0, 261.0, 234.0, 0.29, ONNX_ART)}
 
 
 def _record(task: dict, backend: str, ms: list[Measurement], seq: int, *, params=None,
-            model_id=None, details=None, error=None) -> dict:
+            model_id=None, details=None, error=None) -> Record:
     art = BACKENDS.get(backend, (0,) * 5 + (None,))[5]
     model = {**MODEL, "id": model_id or MODEL["id"], "artifact": art}
-    return make_record(run_id=RUN, seq=seq, started_at=now_iso(),
+    kind = "speed" if task["name"] == "speed" else QUALITY.get(task["kind"], task["kind"])
+    return make_record(kind=kind, run_id=RUN, seq=seq, started_at=now_iso(),
                        model=model, backend={"name": backend, "info": {}}, device=DEVICE,
                        task=task, params={"threads": 2, "n_ctx": 2048, **(params or {})},
                        env=ENV, measurements=ms, error=error, details=details)

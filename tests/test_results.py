@@ -2,11 +2,12 @@
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
 from harness.errors import DataError
-from harness.results import (MAX_RECORD_BYTES, atomic_write_text, read_record, record_files,
+from harness.records import (MAX_RECORD_BYTES, atomic_write_text, read_record, record_files,
                              write_json)
 from test_printers import record
 
@@ -16,16 +17,19 @@ def test_round_trip_validates(tmp_path):
     assert read_record(tmp_path / "r.json")["backend"]["name"] == "llama_cpp"
 
 
-def test_atomic_write_leaves_old_file_and_no_temp_on_failure(tmp_path):
+def test_atomic_write_leaves_old_file_and_no_temp_on_failure(tmp_path, monkeypatch):
     p = tmp_path / "r.json"
     atomic_write_text(p, "old")
+    renamed = []
 
-    class Boom:
-        def __str__(self):
-            raise RuntimeError("boom")
+    def failing_replace(src, dst):
+        renamed.append(Path(src).read_text())  # the whole new text reached the temp file
+        raise OSError(28, "No space left on device")
 
-    with pytest.raises(TypeError):
-        write_json(p, {"x": Boom()})
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(OSError, match="No space left"):
+        write_json(p, {"x": 1})
+    assert renamed == ['{\n "x": 1\n}\n']  # the failure was the rename itself
     assert p.read_text() == "old" and os.listdir(tmp_path) == ["r.json"]
 
 
@@ -43,7 +47,7 @@ def test_broken_files(tmp_path, content, needle):
 
 
 def test_schema_violation_names_the_field(tmp_path):
-    rec = record()
+    rec = record().to_dict()
     rec["measurements"][0]["samples"] = "fast"
     p = tmp_path / "r.json"
     p.write_text(json.dumps(rec))
@@ -52,7 +56,7 @@ def test_schema_violation_names_the_field(tmp_path):
 
 
 def test_future_schema_version_is_refused(tmp_path):
-    rec = record()
+    rec = record().to_dict()
     rec["schema_version"] = 99
     p = tmp_path / "r.json"
     p.write_text(json.dumps(rec))

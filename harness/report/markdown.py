@@ -1,22 +1,18 @@
 """The Markdown summary (report.md): the same sections and tables as the HTML page, without
-plots. Cells are escaped so a results file cannot inject HTML or break a table: '&', '<'
-and '>' become entities, '|' is backslash-escaped, and line breaks become spaces.
+plots. Cells are escaped by harness.markdown.html_cell so a results file cannot inject HTML
+or break a table: '&', '<' and '>' become entities, '|' and '`' are backslash-escaped, and
+line breaks become spaces.
 """
 
 from __future__ import annotations
 
-
-def cell(value) -> str:
-    text = " ".join(str(value).split())
-    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("|", "\\|").replace("`", "\\`")) or " "
+from harness import markdown
+from harness.markdown import html_cell
 
 
 def table(head: list[str], rows: list[list]) -> list[str]:
-    out = ["| " + " | ".join(cell(h) for h in head) + " |",
-           "|" + "|".join("---" for _ in head) + "|"]
-    out += ["| " + " | ".join(cell(c) for c in r) + " |" for r in rows]
-    return out + [""]
+    """A table's lines, every cell escaped, then a blank line."""
+    return markdown.table(head, rows, escape=html_cell) + [""]
 
 
 def _verdict(v: dict) -> list[str]:
@@ -25,17 +21,17 @@ def _verdict(v: dict) -> list[str]:
         lines += [f"**{v['overall_text']}**: no PoC verdict in these results (run "
                   "`sllm-bench verify --device NAME` to produce one).", ""]
     else:
-        summary = "; ".join(f"{cell(i['backend'])} on {cell(i['device'])}: "
+        summary = "; ".join(f"{html_cell(i['backend'])} on {html_cell(i['device'])}: "
                             f"{i['verdict_text']}" for i in v["verdicts"])
         lines += [f"**Overall: {v['overall_text']}** ({summary})", ""]
     for w in v["warnings"]:
-        lines.append(f"> warning: {cell(w)}")
+        lines.append(f"> warning: {html_cell(w)}")
     if v["warnings"]:
         lines.append("")
     for i in v["verdicts"]:
-        lines += [f"### {i['verdict_text']}: {cell(i['model'])} · {cell(i['backend'])} · "
-                  f"{cell(i['device'])}", "",
-                  f"run {cell(i['run_id'])}, {cell(i['created_at'])}", ""]
+        lines += [f"### {i['verdict_text']}: {html_cell(i['model'])} · "
+                  f"{html_cell(i['backend'])} · {html_cell(i['device'])}", "",
+                  f"run {html_cell(i['run_id'])}, {html_cell(i['created_at'])}", ""]
         lines += table(["budget", "requirement", "measured", "bound", "result", "detail"],
                        [[b["name"], b["requirement"], b["measured"], b["bound"],
                          f"**{b['status_text']}**", b["detail"]] for b in i["budgets"]])
@@ -129,21 +125,21 @@ def _provenance(p: dict) -> list[str]:
     lines += table(["harness version", "git commit", "files"],
                    [[s["version"], s["commit"], s["files"]] for s in p["software"]])
     if p["runtimes"]:
-        lines += ["Runtimes: " + ", ".join(f"{cell(r['name'])} {cell(r['versions'])}"
-                                           for r in p["runtimes"]), ""]
+        lines += ["Runtimes: " + ", ".join(
+            f"{html_cell(r['name'])} {html_cell(r['versions'])}" for r in p["runtimes"]), ""]
     lines += table(["device profile", "threads", "cores", "CPUs used", "memory budget MB",
                     "description"],
                    [[d["name"], d["threads"], d["cores"], d["cpus"], d["budget"],
                      d["description"]] for d in p["devices"]])
     lines += table(["host", "CPU", "cores", "memory", "OS"],
                    [[h["id"], h["cpu"], h["cores"], h["memory"], h["os"]] for h in p["hosts"]])
-    lines += ["Runs: " + ", ".join(cell(r["run_id"]) for r in p["runs"]), ""]
+    lines += ["Runs: " + ", ".join(html_cell(r["run_id"]) for r in p["runs"]), ""]
     return lines
 
 
 def render_markdown(ctx: dict) -> str:
     c = ctx["counts"]
-    lines = [f"# {cell(ctx['title'])}", "",
+    lines = [f"# {html_cell(ctx['title'])}", "",
              f"Generated {ctx['generated_at']} by sllm-bench {ctx['harness_version']} from "
              f"{c['files']} file(s): {c['records']} run record(s) ({c['failed']} failed), "
              f"{c['verdicts']} verdict(s). Plots are in report.html.", ""]

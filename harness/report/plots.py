@@ -17,7 +17,8 @@ import base64
 import io
 import math
 
-from harness.report.collect import backend_label, latest, samples, stat
+from harness.records import Record, latest
+from harness.report.collect import backend_label
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
            "#17becf", "#7f7f7f", "#bcbd22")
@@ -27,19 +28,19 @@ RC = {"svg.fonttype": "path", "svg.hashsalt": "sllm-bench", "text.parse_math": F
       "grid.alpha": 0.3, "figure.dpi": 100}
 
 
-def _dims(r: dict) -> dict:
-    p = r["params"]
-    return {"model": r["model"]["id"], "backend": backend_label(r),
-            "device": r["device"]["name"], "threads": p.get("threads"),
+def _dims(r: Record) -> dict:
+    p = r.params
+    return {"model": r.model_id, "backend": backend_label(r),
+            "device": r.device, "threads": p.get("threads"),
             "gen": p.get("gen_tokens")}
 
 
-def series(records: list[dict]) -> dict[str, list[dict]]:
+def series(records: list[Record]) -> dict[str, list[Record]]:
     """Records grouped by series; keys are legend labels (see the module docstring)."""
     dims = [_dims(r) for r in records]
     varying = [k for k in ("model", "device", "threads", "gen")
                if len({str(d[k]) for d in dims}) > 1]
-    out: dict[str, list[dict]] = {}
+    out: dict[str, list[Record]] = {}
     for r, d in zip(records, dims):
         extra = [f"{d[k]} threads" if k == "threads" else f"gen {d[k]}" if k == "gen"
                  else str(d[k]) for k in varying]
@@ -48,7 +49,7 @@ def series(records: list[dict]) -> dict[str, list[dict]]:
     return dict(sorted(out.items()))
 
 
-def colours(records: list[dict]) -> dict[str, str]:
+def colours(records: list[Record]) -> dict[str, str]:
     names = sorted({backend_label(r) for r in records})
     return {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
 
@@ -77,7 +78,7 @@ def _legend(ax, n: int) -> None:
 
 
 # ------------------------------------------------------------------ speed
-def speed_vs_prompt(speed: list[dict]) -> str | None:
+def speed_vs_prompt(speed: list[Record]) -> str | None:
     """TTFT (left) and decode tokens/s (right) against prompt length, median with the 95%
     bootstrap interval of the median as error bars, one line per series."""
     recs = [r for r in speed if isinstance(r["params"].get("prompt_tokens"), int)]
@@ -93,9 +94,9 @@ def speed_vs_prompt(speed: list[dict]) -> str | None:
                   ("decode_tps", "decode tokens/s", "Decode speed vs prompt length"))
         for ax, (metric, ylabel, title) in zip(axes, panels):
             for i, (label, rs) in enumerate(series(recs).items()):
-                pts = sorted((r["params"]["prompt_tokens"], stat(r, metric),
-                              stat(r, metric, "ci_low"), stat(r, metric, "ci_high"))
-                             for r in rs if stat(r, metric) is not None)
+                pts = sorted((r.params["prompt_tokens"], r.stat(metric),
+                              r.stat(metric, "ci_low"), r.stat(metric, "ci_high"))
+                             for r in rs if r.stat(metric) is not None)
                 if not pts:
                     continue
                 xs, ys = [p[0] for p in pts], [p[1] for p in pts]
@@ -116,11 +117,11 @@ def speed_vs_prompt(speed: list[dict]) -> str | None:
         return _svg_uri(fig)
 
 
-def itl_distribution(speed: list[dict]) -> str | None:
+def itl_distribution(speed: list[Record]) -> str | None:
     """Histogram of inter-token gaps per series (pooled over prompt lengths and
     repetitions) as the fraction of gaps per bin, on a logarithmic latency axis so the bulk
     and the tail are both visible; a dashed line marks each series' p99."""
-    groups = {label: [x for r in rs for x in samples(r, "itl_ms") if x > 0]
+    groups = {label: [x for r in rs for x in r.samples("itl_ms") if x > 0]
               for label, rs in series(speed).items()}
     groups = {k: v for k, v in groups.items() if v}
     if not groups:
@@ -201,12 +202,12 @@ def memory_bars(rows: list[dict]) -> str | None:
 
 
 # ------------------------------------------------------------------ reliability
-def soak_over_time(soak: list[dict]) -> str | None:
+def soak_over_time(soak: list[Record]) -> str | None:
     """Decode tokens/s (top) and resident memory (bottom) over the soak run's time."""
     data = []
     for label, rs in series(soak).items():
-        r = max(rs, key=lambda x: (x["finished_at"], x["run_id"], x["seq"]))
-        t, tps, rss = (samples(r, m) for m in ("soak_t_s", "soak_decode_tps", "soak_rss_mb"))
+        (r,) = latest(rs, lambda x: 0)  # one key: the series' latest soak run
+        t, tps, rss = (r.samples(m) for m in ("soak_t_s", "soak_decode_tps", "soak_rss_mb"))
         if t and (tps or rss):
             data.append((label, backend_label(r), t, tps, rss))
     if not data:

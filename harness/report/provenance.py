@@ -7,6 +7,8 @@ environments are visible rather than hidden.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from harness.report.collect import Inputs
 from harness.report.tables import fmt
 
@@ -16,7 +18,7 @@ def provenance(inputs: Inputs) -> dict:
     models: dict[tuple, dict] = {}
     for r in recs:
         m = r["model"]
-        art = m.get("artifact") if isinstance(m.get("artifact"), dict) else {}
+        art = m.get("artifact") if isinstance(m.get("artifact"), Mapping) else {}
         row = models.setdefault((m["id"], m.get("sha256")), {
             "id": m["id"], "sha256": m.get("sha256") or "-", "format": str(m.get("format")),
             "size_mb": fmt(m["size_bytes"] / 2**20) if isinstance(m.get("size_bytes"), int)
@@ -37,7 +39,7 @@ def provenance(inputs: Inputs) -> dict:
         row["artifacts"] = ", ".join(sorted(row["artifacts"])) or "-"
 
     envs = [r["env"] for r in recs] + [v["env"] for v in inputs.verdicts
-                                       if isinstance(v.get("env"), dict) and v["env"]]
+                                       if isinstance(v.get("env"), Mapping) and v["env"]]
     software: dict[tuple, int] = {}
     runtimes: dict[str, set] = {}
     for env in envs:
@@ -53,10 +55,11 @@ def provenance(inputs: Inputs) -> dict:
         devices.setdefault(d["name"], {
             "name": d["name"], "description": str(d.get("description") or ""),
             "threads": str(d.get("threads", "-")), "cores": _cores(d.get("cores")),
-            "cpus": ",".join(map(str, cpus)) if isinstance(cpus, list) else "-",
+            "cpus": ",".join(map(str, cpus)) if isinstance(cpus, (list, tuple)) else "-",
             "memory": fmt(d.get("memory_mb")), "budget": fmt(d.get("memory_budget_mb")),
             "context": fmt(d.get("context_size")),
-            "budgets": str(len(d["budgets"])) if isinstance(d.get("budgets"), list) else "-"})
+            "budgets": str(len(d["budgets"])) if isinstance(d.get("budgets"), (list, tuple))
+            else "-"})
     for v in inputs.verdicts:
         d = v["device"]
         devices.setdefault(d["name"], {
@@ -69,7 +72,7 @@ def provenance(inputs: Inputs) -> dict:
     hosts: dict[str, dict] = {}
     for env in envs:
         h = env.get("host")
-        if not isinstance(h, dict):
+        if not isinstance(h, Mapping):
             continue
         mem = h.get("memory_bytes")
         hosts.setdefault(str(h.get("id")), {
@@ -109,6 +112,6 @@ def provenance(inputs: Inputs) -> dict:
 
 
 def _cores(v) -> str:
-    if isinstance(v, list):
+    if isinstance(v, (list, tuple)):
         return "CPUs " + ",".join(map(str, v))
     return "-" if v is None else str(v)

@@ -23,7 +23,7 @@ def build_context(inputs, title: str | None = None) -> dict:
     from harness.report.collect import backend_label
     from harness.report.plots import all_plots
     from harness.report.provenance import provenance
-    from harness.results import now_iso
+    from harness.records import now_iso
 
     memory = tables.memory_rows(inputs)
     models = sorted({r["model"]["id"] for r in inputs.records}
@@ -93,7 +93,7 @@ def write_report(paths: list[Path], out_dir: Path, *, title: str | None = None
     """Read `paths`, write out_dir/report.html and out_dir/report.md; return their paths."""
     from harness.report.collect import read_inputs
     from harness.report.markdown import render_markdown
-    from harness.results import atomic_write_text
+    from harness.records import atomic_write_text
 
     try:
         import matplotlib  # noqa: F401

@@ -1,7 +1,7 @@
 """Turn sorted inputs into the rows the HTML page and the Markdown summary both show.
 
 Every cell is plain text (numbers already formatted); escaping is the renderer's job.
-Speed rows use printers.flat_row (medians, sample standard deviations, ITL percentiles).
+Speed rows use records.flat_row (medians, sample standard deviations, ITL percentiles).
 Quality values are summary means (the accuracy for per-item 0/1 samples, the value itself
 for a single perplexity sample) with the standard error of the mean when n > 1, as
 lm-evaluation-harness reports them.
@@ -10,8 +10,10 @@ lm-evaluation-harness reports them.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
-from harness.report.collect import Inputs, backend_label, latest, metrics, samples, stat
+from harness.records import Record, flat_row, latest
+from harness.report.collect import Inputs, backend_label
 
 STATUS_TEXT = {"pass": "PASS", "fail": "FAIL", "not_measured": "NOT MEASURED",
                "incomplete": "INCOMPLETE"}
@@ -120,12 +122,12 @@ def host_notes(inputs: Inputs) -> list[str]:
         pairs.setdefault((r["device"]["name"], r["env"]["host"].get("id")), r)
     for (dev_name, _), r in sorted(pairs.items(), key=lambda kv: str(kv[0])):
         dev, host = r["device"], r["env"]["host"]
-        cpus = dev.get("cpus") if isinstance(dev.get("cpus"), list) else None
+        cpus = dev.get("cpus") if isinstance(dev.get("cpus"), (list, tuple)) else None
         logical, allowed = host.get("cores_logical"), host.get("cores_allowed") or \
             host.get("cores_logical")
         cores = dev.get("cores")
-        wanted = cores if isinstance(cores, int) else len(cores) if isinstance(cores, list) \
-            else None
+        wanted = cores if isinstance(cores, int) else len(cores) if isinstance(
+            cores, (list, tuple)) else None
         cpu = host.get("cpu_model") or "?"
         if wanted and isinstance(allowed, int) and wanted > allowed:
             notes.append(f"profile {dev_name} has {wanted} cores but the host ({cpu}) allowed "
@@ -142,41 +144,38 @@ def host_notes(inputs: Inputs) -> list[str]:
 
 # ------------------------------------------------------------------ speed, memory
 def speed_rows(inputs: Inputs) -> list[dict]:
-    from harness.printers import flat_row
-
     rows = []
     for r in inputs.speed:
         f = flat_row(r)
         rows.append({
             "model": f["model"], "backend": backend_label(r), "device": f["device"],
             "threads": fmt(f["threads"]), "prompt": fmt(f["prompt_tokens"]),
-            "gen": fmt(f["gen_tokens"]), "reps": fmt(stat(r, "decode_tps", "n")),
+            "gen": fmt(f["gen_tokens"]), "reps": fmt(r.stat("decode_tps", "n")),
             "ttft": pm(f["ttft_ms"], f["ttft_ms_sd"]),
             "prefill": pm(f["prefill_tps"], f["prefill_tps_sd"]),
             "decode": pm(f["decode_tps"], f["decode_tps_sd"]),
             "itl": " / ".join(fmt(f[k]) for k in ("itl_p50_ms", "itl_p90_ms", "itl_p99_ms")),
-            "e2e": fmt(stat(r, "e2e_ms")), "load": fmt(f["load_s"])})
+            "e2e": fmt(r.stat("e2e_ms")), "load": fmt(f["load_s"])})
     return rows
 
 
 def memory_rows(inputs: Inputs) -> list[dict]:
     """One row per model x backend x device: the worst peak RSS over its records (every
     worker that ran the model: speed, quality and reliability)."""
-    groups: dict[tuple, list[dict]] = {}
+    groups: dict[tuple, list[Record]] = {}
     for r in inputs.speed + inputs.quality + inputs.determinism + inputs.soak:
-        groups.setdefault((r["model"]["id"], backend_label(r), r["device"]["name"]),
-                          []).append(r)
+        groups.setdefault((r.model_id, backend_label(r), r.device), []).append(r)
     rows = []
     for (model, backend, device), recs in groups.items():
-        peaks = [v for v in (stat(r, "peak_rss_mb", "max") for r in recs) if v is not None]
+        peaks = [v for v in (r.stat("peak_rss_mb", "max") for r in recs) if v is not None]
         if not peaks:
             continue
-        after = [v for v in (stat(r, "rss_after_load_mb") for r in recs) if v is not None]
-        size = [v for v in (stat(r, "model_size_mb") for r in recs) if v is not None]
+        after = [v for v in (r.stat("rss_after_load_mb") for r in recs) if v is not None]
+        size = [v for v in (r.stat("model_size_mb") for r in recs) if v is not None]
         if not size:
             size = [r["model"]["size_bytes"] / 2**20 for r in recs
                     if isinstance(r["model"].get("size_bytes"), int)]
-        load = [v for v in (stat(r, "load_s") for r in recs) if v is not None]
+        load = [v for v in (r.stat("load_s") for r in recs) if v is not None]
         budget = recs[0]["device"].get("memory_budget_mb")
         rows.append({"model": model, "backend": backend, "device": device,
                      "peak": max(peaks), "after_load": max(after) if after else None,
@@ -191,51 +190,49 @@ def memory_rows(inputs: Inputs) -> list[dict]:
 
 # ------------------------------------------------------------------ quality, parity
 def quality_rows(inputs: Inputs) -> list[dict]:
-    recs = latest(inputs.quality, lambda r: (r["model"]["id"], backend_label(r),
-                                             r["device"]["name"], r["task"]["name"]))
+    recs = latest(inputs.quality, lambda r: (r.model_id, backend_label(r), r.device,
+                                             r.task_name))
     rows = []
     for r in recs:
-        t = r["task"]
-        ips = stat(r, "items_per_s")
-        for m in r["measurements"]:
-            if m["metric"] in SKIP_QUALITY:
+        t = r.task
+        ips = r.stat("items_per_s")
+        for name in r.metrics():
+            if name in SKIP_QUALITY:
                 continue
-            s = m["summary"]
-            n = s.get("n") or 0
-            sem = s.get("sem") if n > 1 else None
-            digits = 4 if sem is not None and abs(s.get("mean") or 0) < 10 else None
+            m = r.metric(name)
+            mean = m.stat("mean")
+            n = m.stat("n") or 0
+            sem = m.stat("sem") if n > 1 else None
+            digits = 4 if sem is not None and abs(mean or 0) < 10 else None
             rows.append({"task": t["name"], "version": str(t.get("version", "")),
-                         "kind": str(t.get("kind") or "-"), "model": r["model"]["id"],
-                         "backend": backend_label(r), "device": r["device"]["name"],
-                         "metric": m["metric"], "value": fmt(s.get("mean"), digits),
+                         "kind": str(t.get("kind") or "-"), "model": r.model_id,
+                         "backend": backend_label(r), "device": r.device,
+                         "metric": name, "value": fmt(mean, digits),
                          "stderr": fmt(sem, digits) if sem is not None else "",
-                         "direction": "higher is better" if m["higher_is_better"]
+                         "direction": "higher is better" if m.higher_is_better
                          else "lower is better", "n": fmt(n), "items_per_s": fmt(ips)})
     return rows
 
 
 def parity_view(inputs: Inputs) -> dict:
-    recs = latest(inputs.parity, lambda r: (r["model"]["id"], r["backend"]["name"],
-                                            r["device"]["name"], str(r["params"])))
-    names = [n for n in PARITY_ORDER if any(n in metrics(r) for r in recs)]
-    names += sorted({m for r in recs for m in metrics(r)} - set(names))
+    recs = latest(inputs.parity, lambda r: (r.model_id, r.backend, r.device, str(r.params)))
+    names = [n for n in PARITY_ORDER if any(n in r.metrics() for r in recs)]
+    names += sorted({m for r in recs for m in r.metrics()} - set(names))
     rows = []
     for r in recs:
-        pair = r["backend"]["name"].split("~")
-        ms = metrics(r)
-        details = r.get("details") if isinstance(r.get("details"), dict) else {}
-        rows.append({"model": r["model"]["id"], "device": r["device"]["name"],
-                     "backends": " vs ".join(pair), "task": r["task"]["name"],
-                     "values": [fmt(ms[n]["summary"].get("mean")) if n in ms else "-"
-                                for n in names],
-                     "details": _details(details)})
+        pair = r.backend.split("~")
+        ms = r.metrics()
+        rows.append({"model": r.model_id, "device": r.device,
+                     "backends": " vs ".join(pair), "task": r.task_name,
+                     "values": [fmt(r.stat(n, "mean")) if n in ms else "-" for n in names],
+                     "details": _details(r.details)})
     return {"metrics": names, "rows": rows}
 
 
-def _details(details: dict, limit: int = 6) -> str:
+def _details(details: Mapping, limit: int = 6) -> str:
     parts = []
     for k, v in list(details.items())[:limit]:
-        if isinstance(v, (dict, list)):
+        if isinstance(v, (Mapping, list, tuple)):
             v = f"{len(v)} item(s)"
         parts.append(f"{k}: {fmt(v) if isinstance(v, (int, float)) else v}")
     return "; ".join(parts)
@@ -244,25 +241,22 @@ def _details(details: dict, limit: int = 6) -> str:
 # ------------------------------------------------------------------ reliability
 def determinism_view(inputs: Inputs, max_mismatches: int = 20) -> dict:
     rows, mismatches = [], []
-    for r in latest(inputs.determinism, lambda r: (r["model"]["id"], backend_label(r),
-                                                   r["device"]["name"], r["task"]["name"])):
-        xs = samples(r, "determinism")
-        name = r["task"]["name"]
-        worker = name.rsplit("-w", 1)[1] if "-w" in name else ""
-        workers = (r.get("details") or {}).get("workers") if isinstance(
-            r.get("details"), dict) else None
-        check = (f"within worker {worker}" if worker.isdigit() else
+    for r in latest(inputs.determinism, lambda r: (r.model_id, backend_label(r), r.device,
+                                                   r.task_name, r.params.get("worker"))):
+        xs = r.samples("determinism")
+        worker = r.params.get("worker")
+        workers = r.details.get("workers")
+        check = (f"within worker {worker}" if isinstance(worker, int) else
                  f"within and across {workers} worker processes" if workers else
                  "repeated generations")
-        details = r.get("details") if isinstance(r.get("details"), dict) else {}
-        mm = [m for m in details.get("mismatches") or [] if isinstance(m, dict)]
+        mm = [m for m in r.details.get("mismatches") or [] if isinstance(m, Mapping)]
         same = sum(1 for x in xs if x >= 1)
-        rows.append({"model": r["model"]["id"], "backend": backend_label(r),
-                     "device": r["device"]["name"], "check": check, "prompts": str(len(xs)),
+        rows.append({"model": r.model_id, "backend": backend_label(r),
+                     "device": r.device, "check": check, "prompts": str(len(xs)),
                      "identical": str(same), "rate": fmt(same / len(xs) if xs else None, 3),
                      "ok": bool(xs) and same == len(xs), "mismatches": str(len(mm))})
         for m in mm[:max_mismatches]:
-            mismatches.append({"backend": backend_label(r), "model": r["model"]["id"],
+            mismatches.append({"backend": backend_label(r), "model": r.model_id,
                                **{k: fmt(m.get(k)) if isinstance(m.get(k), (int, float))
                                   else str(m.get(k, "-"))
                                   for k in ("prompt", "position", "expected", "got")}})
@@ -271,17 +265,16 @@ def determinism_view(inputs: Inputs, max_mismatches: int = 20) -> dict:
 
 def soak_rows(inputs: Inputs) -> list[dict]:
     rows = []
-    for r in latest(inputs.soak, lambda r: (r["model"]["id"], backend_label(r),
-                                            r["device"]["name"])):
-        t = samples(r, "soak_t_s")
-        errors = stat(r, "soak_errors", "max")
-        rows.append({"model": r["model"]["id"], "backend": backend_label(r),
-                     "device": r["device"]["name"],
-                     "duration": fmt(max(t) if t else r["params"].get("duration_s")),
-                     "decode": fmt(stat(r, "soak_decode_tps")),
-                     "rss": fmt(stat(r, "soak_rss_mb", "max")),
-                     "slope": fmt(stat(r, "rss_slope_mb_per_min", "mean")),
-                     "drift": fmt(stat(r, "decode_drift_pct_per_min", "mean")),
+    for r in latest(inputs.soak, lambda r: (r.model_id, backend_label(r), r.device)):
+        t = r.samples("soak_t_s")
+        errors = r.stat("soak_errors", "max")
+        rows.append({"model": r.model_id, "backend": backend_label(r),
+                     "device": r.device,
+                     "duration": fmt(max(t) if t else r.params.get("duration_s")),
+                     "decode": fmt(r.stat("soak_decode_tps")),
+                     "rss": fmt(r.stat("soak_rss_mb", "max")),
+                     "slope": fmt(r.stat("rss_slope_mb_per_min", "mean")),
+                     "drift": fmt(r.stat("decode_drift_pct_per_min", "mean")),
                      "errors": fmt(errors if errors is not None else 0),
                      "ok": not errors})
     return rows
@@ -290,12 +283,12 @@ def soak_rows(inputs: Inputs) -> list[dict]:
 def failed_rows(inputs: Inputs) -> list[dict]:
     rows = []
     for r in inputs.failed:
-        p = r["params"]
+        p = r.params
         setting = ", ".join(f"{k} {p[k]}" for k in ("prompt_tokens", "gen_tokens", "threads")
                             if p.get(k) is not None)
-        err = r.get("error") or {}
-        rows.append({"model": r["model"]["id"], "backend": backend_label(r),
-                     "device": r["device"]["name"], "task": r["task"]["name"],
+        err = r.error or {}
+        rows.append({"model": r.model_id, "backend": backend_label(r),
+                     "device": r.device, "task": r.task_name,
                      "setting": setting or "-", "kind": str(err.get("kind", "?")),
                      "message": str(err.get("message", ""))[:500]})
     return rows

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 
-from harness.gate_stats import IMPROVED, REGRESSION
+from harness.gate.compare import RUN_FAILED
+from harness.gate.stats import IMPROVED, NOT_GATED, OK, REGRESSION
+from harness.markdown import table
 
 
 def _num(v: float | None) -> str:
@@ -32,9 +34,9 @@ def _p(v: float | None) -> str:
 
 def _decision(row: dict) -> str:
     d = row["decision"]
-    if d == REGRESSION or d == "run failed":
+    if d == REGRESSION or d == RUN_FAILED:
         return f"**{d}**"
-    if row.get("rule") == "tolerance" and d in (REGRESSION, IMPROVED, "ok"):
+    if row.get("rule") == "tolerance" and d in (REGRESSION, IMPROVED, OK):
         return f"{d} (tolerance)"
     return d
 
@@ -59,8 +61,7 @@ def markdown(report, baseline: str, current: list[str]) -> str:
         out += [f"> **Warning:** {w}" for w in report.warnings] + [""]
     head = ["run", "metric", "n", "baseline", "current", "change",
             f"{report.confidence:.0%} interval", "p", "decision"]
-    out += ["| " + " | ".join(head) + " |", "|---|---|---:|---:|---:|---:|---|---:|---|"]
-    last = None
+    rows, last = [], None
     for r in report.rows:
         run = "" if r["run"] == last else r["run"]
         last = r["run"]
@@ -68,13 +69,13 @@ def markdown(report, baseline: str, current: list[str]) -> str:
         n = f"{r['n_baseline']}/{r['n_current']}" if "n_baseline" in r else "-"
         lo_hi = r.get("interval")
         interval = f"[{_pct(lo_hi[0])}, {_pct(lo_hi[1])}]" if lo_hi else "-"
-        cells = [run, metric, n, _num(r.get("baseline")), _num(r.get("current")),
-                 _pct(r.get("change")), interval, _p(r.get("p")), _decision(r)]
-        out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        rows.append([run, metric, n, _num(r.get("baseline")), _num(r.get("current")),
+                     _pct(r.get("change")), interval, _p(r.get("p")), _decision(r)])
+    out += table(head, rows, align="llrrrrlrl")
     extra = report.notes + [f"only in the baseline: {x}" for x in report.baseline_only] + \
         [f"only in the current results: {x}" for x in report.current_only] + \
         [f"{r['run']}: {r['metric']}: {r['decision']} ({r['reason']})" for r in report.rows
-         if r["decision"] not in (REGRESSION, IMPROVED, "ok", "not gated")]
+         if r["decision"] not in (REGRESSION, IMPROVED, OK, NOT_GATED)]
     if extra:
         out += ["", "Notes:", ""] + [f"- {x}" for x in extra]
     return "\n".join(out) + "\n"

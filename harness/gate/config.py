@@ -29,7 +29,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.gate_stats import Rule
+from harness.gate.stats import Rule
 
 CONFIG_NAME = "gate.yaml"
 

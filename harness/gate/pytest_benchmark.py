@@ -17,17 +17,18 @@ of each successful record, named `<metric>[p128-g64-t2]` in the group
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 from harness.errors import BenchError
-from harness.gate import SHORT
+from harness.records import SHORT_PARAMS, Measurement, Record
 
 SCALE = {"ms": 1e-3, "s": 1.0}
 
 
-def as_seconds(measurement: dict) -> list[float] | None:
+def as_seconds(measurement: Measurement) -> list[float] | None:
     """Samples as seconds per unit of work, or None when the metric is not timed."""
-    unit, higher = measurement["unit"], measurement["higher_is_better"]
-    xs = [float(x) for x in measurement["samples"] if x is not None and not math.isnan(x)]
+    unit, higher = measurement.unit, measurement.higher_is_better
+    xs = [float(x) for x in measurement.samples if x is not None and not math.isnan(x)]
     if unit.endswith("/s") and higher:
         return [1.0 / x for x in xs if x > 0]
     if unit in SCALE and not higher:
@@ -35,15 +36,14 @@ def as_seconds(measurement: dict) -> list[float] | None:
     return None
 
 
-def param_id(params: dict) -> str:
+def param_id(params: Mapping) -> str:
     """p128-g64-t2: the speed params prompt_tokens, gen_tokens and threads."""
-    return "-".join(f"{SHORT[k]}{v}" for k, v in params.items() if k in SHORT)
+    return "-".join(f"{SHORT_PARAMS[k]}{v}" for k, v in params.items() if k in SHORT_PARAMS)
 
 
-def medians(record: dict) -> dict[str, float]:
-    from harness.measure.stats import summarize
-
-    return {m["metric"]: summarize(m["samples"]).get("median") for m in record["measurements"]}
+def medians(record: Record) -> dict[str, float | None]:
+    """Every metric's median (from the record's stored summaries)."""
+    return {name: record.stat(name, "median") for name in record.metrics()}
 
 
 def _stats(seconds: list[float]) -> dict:
@@ -55,58 +55,59 @@ def _stats(seconds: list[float]) -> dict:
     return {**stats.as_dict(), "data": seconds, "iterations": 1}
 
 
-def entry(record: dict, measurement: dict, seconds: list[float]) -> dict:
-    group = " / ".join([record["model"]["id"], record["backend"]["name"],
-                        record["device"]["name"], record["task"]["name"]])
-    param = param_id(record["params"])
-    name = f"{measurement['metric']}[{param}]"
+def entry(record: Record, measurement: Measurement, seconds: list[float]) -> dict:
+    group = " / ".join([record.model_id, record.backend, record.device, record.task_name])
+    param = param_id(record.params)
+    name = f"{measurement.metric}[{param}]"
+    params = record.to_dict()["params"]
     return {"group": group, "name": name,
             "fullname": f"sllm-bench/{group.replace(' / ', '/')}::{name}",
-            "params": record["params"], "param": param,
-            "extra_info": {"metric": measurement["metric"], "unit": measurement["unit"],
+            "params": params, "param": param,
+            "extra_info": {"metric": measurement.metric, "unit": measurement.unit,
                            "exported_as": "seconds per unit of work",
-                           "model_sha256": record["model"]["sha256"],
-                           "run_id": record["run_id"], "medians": medians(record)},
+                           "model_sha256": record.model["sha256"],
+                           "run_id": record.run_id, "medians": medians(record)},
             "options": {"timer": "sllm-bench", "min_rounds": len(seconds), "warmup":
-                        record["params"].get("warmup"), "disable_gc": False,
+                        params.get("warmup"), "disable_gc": False,
                         "min_time": None, "max_time": None},
             "stats": _stats(seconds)}
 
 
-def machine_info(env: dict) -> dict:
-    host, rt = env["host"], env["runtimes"]
+def machine_info(env: Mapping) -> dict:
+    host, rt = env["host"], dict(env["runtimes"])
     return {"node": host.get("hostname_sha256"), "processor": host["cpu_model"],
             "machine": host.get("machine"), "python_implementation": "CPython",
             "python_version": rt.get("python"), "release": host.get("os_release"),
             "system": host["os"], "cpu": {"brand_raw": host["cpu_model"],
                                           "count": host["cores_logical"],
-                                          "flags": host.get("cpu_features", [])},
+                                          "flags": list(host.get("cpu_features", []))},
             "sllm_bench_host_id": host["id"], "runtimes": rt}
 
 
-def commit_info(env: dict) -> dict:
+def commit_info(env: Mapping) -> dict:
     commit = env.get("git_commit") or "unknown"
     return {"id": commit.removesuffix("+dirty"), "time": None, "author_time": None,
             "dirty": commit.endswith("+dirty"), "project": "sllm-bench", "branch": None}
 
 
-def document(records: list[dict]) -> dict:
+def document(records: list[Record]) -> dict:
     """pytest-benchmark's JSON document for these records (module docstring)."""
     try:
         from pytest_benchmark import __version__
     except ImportError:
         raise BenchError("export-pytest-benchmark needs pytest-benchmark: pip install "
                          "'sllm-bench[test]'") from None
-    from harness.results import now_iso
+    from harness.records import now_iso
 
     benchmarks = []
     for rec in records:
-        if rec["status"] != "ok":
+        if not rec.ok:
             continue
-        for m in rec["measurements"]:
+        for name in rec.metrics():
+            m = rec.metric(name)
             seconds = as_seconds(m)
             if seconds:
                 benchmarks.append(entry(rec, m, seconds))
-    env = records[0]["env"]
+    env = records[0].env
     return {"machine_info": machine_info(env), "commit_info": commit_info(env),
             "benchmarks": benchmarks, "datetime": now_iso(), "version": __version__}

@@ -3,7 +3,7 @@
 The `sllm_bench` fixture runs the harness's speed scenario the way `sllm-bench run` does
 (in fact through that command: a fresh worker process, the device profile applied, a run
 record written) and feeds one metric's raw samples to pytest-benchmark's `benchmark`
-fixture as seconds per unit of work (see harness.pytest_benchmark_export.as_seconds:
+fixture as seconds per unit of work (see harness.gate.pytest_benchmark.as_seconds:
 decode_tps becomes seconds per token). pytest-benchmark's own flow then works unchanged:
 
     def test_decode_speed(sllm_bench):
@@ -26,8 +26,12 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from harness.records import Record
 
 
 def pytest_addoption(parser) -> None:
@@ -41,14 +45,14 @@ def pytest_addoption(parser) -> None:
 class SpeedRun:
     """The record of one speed run and the path it was written to."""
 
-    record: dict
+    record: Record
     path: Path
 
     def samples(self, metric: str) -> list[float]:
-        for m in self.record["measurements"]:
-            if m["metric"] == metric:
-                return [s for s in m["samples"] if s is not None]
-        raise KeyError(f"no metric {metric!r} in {self.path}")
+        m = self.record.metric(metric)
+        if m is None:
+            raise KeyError(f"no metric {metric!r} in {self.path}")
+        return [s for s in m.samples if s is not None]
 
     def median(self, metric: str) -> float:
         from harness.measure.stats import percentile
@@ -108,7 +112,7 @@ class SllmBench:
     def _run(self, argv: list[str], timeout: float) -> SpeedRun:
         from tempfile import mkdtemp
 
-        from harness.results import read_record, record_files
+        from harness.records import read_record, record_files
 
         self._out.mkdir(parents=True, exist_ok=True)
         out = Path(mkdtemp(prefix=f"{self._request.node.name[:40]}-", dir=self._out))
@@ -119,7 +123,7 @@ class SllmBench:
             lines = proc.stderr.strip().splitlines() or ["(no output)"]
             pytest.fail(f"sllm-bench {' '.join(argv)}: {lines[-1]}", pytrace=False)
         run = SpeedRun(read_record(files[0]), files[0])
-        err = run.record["error"]
+        err = run.record.error
         if err:
             pytest.fail(f"sllm-bench run failed: {err['kind']}: {err['message']}",
                         pytrace=False)
@@ -131,7 +135,7 @@ class SllmBench:
               warmup: int = 1, timeout: float = 600.0,
               models_file: str | None = None) -> SpeedRun:
         """Run one speed setting and benchmark `metric` (a timed metric) with its samples."""
-        from harness.pytest_benchmark_export import as_seconds, medians
+        from harness.gate.pytest_benchmark import as_seconds, medians
 
         benchmark = self._benchmark()  # first, so --benchmark-skip skips before the run
         argv = (["--models-file", models_file] if models_file else []) + [
@@ -140,17 +144,16 @@ class SllmBench:
             str(timeout), "--no-progress", "--format", "jsonl"]
         argv += (["-m", model] if model else []) + (["-t", str(threads)] if threads else [])
         run = self._run(argv, timeout * 2 + 60)
-        measurement = next((m for m in run.record["measurements"] if m["metric"] == metric),
-                           None)
+        measurement = run.record.metric(metric)
         seconds = as_seconds(measurement) if measurement else None
         if not seconds:
             pytest.fail(f"sllm_bench: {metric!r} is not a timed metric of this run",
                         pytrace=False)
         rec = run.record
         benchmark.extra_info.update({
-            "model": rec["model"]["id"], "model_sha256": rec["model"]["sha256"],
-            "backend": rec["backend"]["name"], "device": rec["device"]["name"],
-            "params": rec["params"], "metric": metric, "unit": measurement["unit"],
+            "model": rec.model_id, "model_sha256": rec.model["sha256"],
+            "backend": rec.backend, "device": rec.device,
+            "params": rec.to_dict()["params"], "metric": metric, "unit": measurement.unit,
             "exported_as": "seconds per unit of work", "record": str(run.path),
             "medians": medians(rec)})
         record_samples(benchmark, seconds)

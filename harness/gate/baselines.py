@@ -10,13 +10,13 @@ are refused: a baseline describes one environment.
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import shutil
 from pathlib import Path
 
 from harness.errors import DataError
+from harness.records import Record
 
 MANIFEST = "baseline.json"
 MANIFEST_SCHEMA = "sllm-bench/baseline"
@@ -27,6 +27,13 @@ def root(folder: str | Path | None = None) -> Path:
     from harness.config import project_root
 
     return Path(folder) if folder else project_root() / "results" / "baselines"
+
+
+def record_paths(paths: list[str | Path]) -> list[Path]:
+    """Record files under files and folders; a saved baseline's manifest is skipped."""
+    from harness.records import record_files
+
+    return [p for p in record_files(paths) if p.name != MANIFEST]
 
 
 def resolve(name_or_path: str, folder: str | Path | None = None) -> Path:
@@ -42,11 +49,11 @@ def resolve(name_or_path: str, folder: str | Path | None = None) -> Path:
                     "(see `sllm-bench baseline show`)", path=p)
 
 
-def _provenance(records: list[tuple[Path, dict]]) -> dict:
+def _provenance(records: list[tuple[Path, Record]]) -> dict:
     """The environment all records share; differing hosts or runtimes are bad input."""
-    first = records[0][1]["env"]
+    first = records[0][1].env
     for path, rec in records[1:]:
-        env = rec["env"]
+        env = rec.env
         if env["host"]["id"] != first["host"]["id"]:
             raise DataError(f"host {env['host']['id']} differs from {first['host']['id']} "
                             "of the other records: save one host's results", path=path)
@@ -57,51 +64,50 @@ def _provenance(records: list[tuple[Path, dict]]) -> dict:
     return {"host": {k: host.get(k) for k in ("id", "cpu_model", "cores_logical",
                                               "cores_allowed", "memory_bytes", "os",
                                               "os_release", "machine")},
-            "runtimes": first["runtimes"], "harness_version": first["harness_version"],
+            "runtimes": dict(first["runtimes"]), "harness_version": first["harness_version"],
             "git_commit": first["git_commit"]}
 
 
 def save(results: list[str], device: str | None = None,
          folder: str | Path | None = None) -> tuple[Path, list[str]]:
     """Copy records into <root>/<device>/; returns the folder and notes for the user."""
-    from harness import gate_config
-    from harness.gate import label, record_paths, run_key
-    from harness.results import new_run_id, now_iso, read_record, write_json
+    from harness.gate import config as gate_config
+    from harness.records import new_run_id, now_iso, read_record, write_json
 
     records = [(p, read_record(p)) for p in record_paths(results)]
     if not records:
         raise DataError(f"no record files in {', '.join(results)}")
-    devices = sorted({r["device"]["name"] for _, r in records})
+    devices = sorted({r.device for _, r in records})
     if device is None and len(devices) > 1:
         raise DataError(f"records of several device profiles ({', '.join(devices)}): "
                         "choose one with --device")
     device = device or devices[0]
     if not _NAME.match(device):
         raise DataError(f"device name {device!r} is not a plain name")
-    chosen = [(p, r) for p, r in records if r["device"]["name"] == device]
+    chosen = [(p, r) for p, r in records if r.device == device]
     if not chosen:
         raise DataError(f"no record of device {device!r} (found: {', '.join(devices)})")
-    notes = [f"skipped failed run {label(r)} ({p})" for p, r in chosen if r["status"] != "ok"]
-    ok = [(p, r) for p, r in chosen if r["status"] == "ok"]
+    notes = [f"skipped failed run {r.label()} ({p})" for p, r in chosen if not r.ok]
+    ok = [(p, r) for p, r in chosen if r.ok]
     if not ok:
         raise DataError(f"no successful run of device {device!r} to save")
     ignore = set(gate_config.load().ignore_params)
     seen: dict[tuple, Path] = {}
     for p, r in ok:
-        k = run_key(r, ignore)
+        k = r.key(ignore)
         if k in seen:
-            raise DataError(f"same run as {seen[k]} ({label(r)}): save one run's records",
+            raise DataError(f"same run as {seen[k]} ({r.label()}): save one run's records",
                             path=p)
         seen[k] = p
     manifest = {"schema": MANIFEST_SCHEMA, "device": device, "saved_at": now_iso(),
-                "runs": sorted({r["run_id"] for _, r in ok}), **_provenance(ok),
+                "runs": sorted({r.run_id for _, r in ok}), **_provenance(ok),
                 "records": []}
     base = root(folder)
     tmp = base / f".{device}.tmp-{new_run_id()}"
     (tmp / "records").mkdir(parents=True)
     try:
         for p, r in ok:
-            name = p.name if p.name not in manifest["records"] else f"{r['run_id']}-{p.name}"
+            name = p.name if p.name not in manifest["records"] else f"{r.run_id}-{p.name}"
             shutil.copyfile(p, tmp / "records" / name)
             manifest["records"].append(name)
         write_json(tmp / MANIFEST, manifest)
@@ -136,11 +142,11 @@ def read_manifest(folder: Path) -> dict:
     return data
 
 
-def show(device: str | None = None, folder: str | Path | None = None,
-         fmt: str = "markdown") -> str:
-    """The saved baselines (one device or all): provenance and a table of their records."""
-    from harness import printers
-    from harness.results import read_record, record_files
+def saved(device: str | None = None, folder: str | Path | None = None
+          ) -> tuple[Path, list[tuple[dict, list[Record]]]]:
+    """The saved baselines (one device, or all under root(folder)): the root and, per
+    baseline, its manifest and records."""
+    from harness.records import read_record, record_files
 
     base = root(folder)
     if device:
@@ -148,28 +154,5 @@ def show(device: str | None = None, folder: str | Path | None = None,
     else:
         folders = sorted(d for d in base.iterdir() if (d / MANIFEST).is_file()) \
             if base.is_dir() else []
-    shown = []
-    for d in folders:
-        manifest = read_manifest(d)
-        records = [read_record(p) for p in record_files([d / "records"])]
-        shown.append((manifest, records))
-    if fmt == "json":
-        return json.dumps([{"manifest": m, "records": [printers.flat_row(r) for r in recs]}
-                           for m, recs in shown], indent=1, ensure_ascii=False) + "\n"
-    if not shown:
-        return f"no saved baselines in {base}\n"
-    out = io.StringIO()
-    for m, recs in shown:
-        h = m["host"]
-        runtimes = ", ".join(f"{k} {v}" for k, v in m["runtimes"].items() if v)
-        out.write(f"## baseline {m['device']}\n\nsaved {m['saved_at']} from run(s) "
-                  f"{', '.join(m['runs'])}; host {h['id']} ({h['cpu_model']}, "
-                  f"{h['cores_logical']} cores, {h['os']}); harness {m['harness_version']} "
-                  f"commit {m['git_commit'] or 'unknown'}; runtimes: {runtimes}\n")
-        printer = printers.make("markdown", out)
-        printer.header()
-        for r in recs:
-            printer.record(r)
-        printer.footer()
-        out.write("\n")
-    return out.getvalue()
+    return base, [(read_manifest(d), [read_record(p) for p in record_files([d / "records"])])
+                  for d in folders]

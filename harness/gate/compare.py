@@ -1,0 +1,181 @@
+"""Match runs of a baseline and a current set of records, and decide every metric.
+
+Runs are matched by Record.key: model id, backend, device profile, task name and params
+(all but the config's `ignore_params` and `--ignore-param`); a changed model sha256, task
+version or ignored param is reported on the run, not a mismatch. Every metric of a matched
+pair is decided by harness.gate.stats with its rule from harness.gate.config and the
+record's own higher_is_better.
+
+Report.exit_code is 1 when a metric regressed or a current run failed whose baseline ran,
+or (strict) when anything could not be decided: runs or metrics on one side only, failed
+baselines, too few samples; 0 otherwise. Bad input (a record that does not read or
+validate, two records of one run on a side) is a DataError.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.errors import DataError
+from harness.gate.stats import REGRESSION, TOO_FEW, compare
+from harness.records import Record, shown_param
+
+RUN_FAILED = "run failed"
+BASELINE_FAILED = "baseline failed"
+BOTH_FAILED = "both failed"
+MISSING = "missing"
+NO_SAMPLES = "no samples"
+
+
+@dataclass
+class Run:
+    """One record and the key it is matched by."""
+
+    path: Path
+    record: Record
+    key: tuple
+
+    @property
+    def ok(self) -> bool:
+        return self.record.ok
+
+
+@dataclass
+class Report:
+    """Everything `compare` found; rows are JSON-ready dicts."""
+
+    rows: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    baseline_only: list[str] = field(default_factory=list)
+    current_only: list[str] = field(default_factory=list)
+    matched: int = 0
+    strict: bool = False
+    alpha: float = 0.05
+    confidence: float = 0.95
+    config: str | None = None
+
+    def count(self, *decisions: str) -> int:
+        return sum(r["decision"] in decisions for r in self.rows)
+
+    @property
+    def failures(self) -> int:
+        return self.count(REGRESSION, RUN_FAILED)
+
+    @property
+    def undecided(self) -> int:
+        return (self.count(TOO_FEW, BASELINE_FAILED, BOTH_FAILED, MISSING, NO_SAMPLES)
+                + len(self.baseline_only) + len(self.current_only))
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failures or (self.strict and self.undecided) else 0
+
+
+# ------------------------------------------------------------------ matching
+def load_runs(paths: list[str | Path], ignore: set[str], side: str) -> dict[tuple, Run]:
+    """Read and key every record; two records with one key are ambiguous (bad input)."""
+    from harness.gate.baselines import record_paths
+    from harness.records import read_record
+
+    runs: dict[tuple, Run] = {}
+    files = record_paths(paths)
+    if not files:
+        raise DataError(f"{side}: no record files in {', '.join(map(str, paths))}")
+    for path in files:
+        rec = read_record(path)
+        run = Run(path, rec, rec.key(ignore))
+        if run.key in runs:
+            raise DataError(f"{side}: same run as {runs[run.key].path} ({rec.label()}); "
+                            "pass one run's records per side", path=path)
+        runs[run.key] = run
+    return runs
+
+
+# ------------------------------------------------------------------ comparing
+def provenance_warnings(pairs: list[tuple[Run, Run]]) -> list[str]:
+    """Different host fingerprints or runtime versions between baseline and current."""
+    hosts, runtimes = set(), set()
+    for b, c in pairs:
+        hb, hc = b.record.env["host"], c.record.env["host"]
+        if hb["id"] != hc["id"]:
+            hosts.add(f"baseline host {hb['id']} ({hb['cpu_model']}, {hb['cores_logical']} "
+                      f"cores) vs current host {hc['id']} ({hc['cpu_model']}, "
+                      f"{hc['cores_logical']} cores)")
+        rb, rc = b.record.env["runtimes"], c.record.env["runtimes"]
+        for name in sorted(set(rb) | set(rc)):
+            if rb.get(name) != rc.get(name):
+                runtimes.add(f"{name} {rb.get(name)} -> {rc.get(name)}")
+    out = [f"different hosts: {h}; the comparison measures the machines, not only the "
+           "change" for h in sorted(hosts)]
+    if runtimes:
+        out.append("different runtime versions: " + ", ".join(sorted(runtimes)))
+    return out
+
+
+def run_notes(b: Record, c: Record, ignored: set[str]) -> list[str]:
+    """What differs between two matched runs without making them different runs."""
+    notes = []
+    if b.model["sha256"] != c.model["sha256"]:
+        notes.append(f"model sha256 changed: {str(b.model['sha256'])[:12]} -> "
+                     f"{str(c.model['sha256'])[:12]}")
+    if b.task["version"] != c.task["version"]:
+        notes.append(f"task version changed: {b.task['version']} -> {c.task['version']}")
+    for k in sorted(ignored & (set(b.params) | set(c.params))):
+        old, new = b.params.get(k), c.params.get(k)
+        if shown_param(k, new) and old != new:
+            notes.append(f"{k} differs ({old} -> {new}), ignored in matching")
+    return notes
+
+
+def metric_rows(b: Record, c: Record, config) -> list[dict]:
+    """One row per metric of either run (baseline's order first), decided or not."""
+    known = b.metrics()
+    names = known + [m for m in c.metrics() if m not in known]
+    rows = []
+    for name in names:
+        mb, mc = b.metric(name), c.metric(name)
+        m = mc or mb
+        row = {"metric": name, "unit": m.unit, "higher_is_better": m.higher_is_better}
+        if mb is None or mc is None:
+            where = "baseline" if mb is None else "current"
+            rows.append({**row, "decision": MISSING, "reason": f"not in the {where} run"})
+            continue
+        outcome = compare(mb.samples, mc.samples, mc.higher_is_better,
+                          config.rule(name, m.unit, c.device, c.task_name),
+                          alpha=config.alpha, confidence=config.confidence)
+        if outcome is None:
+            rows.append({**row, "decision": NO_SAMPLES, "reason": "a side has no samples"})
+        else:
+            rows.append({**row, **outcome.to_dict()})
+    return rows
+
+
+def pair_rows(b: Run, c: Run, config) -> list[dict]:
+    if b.ok and c.ok:
+        return metric_rows(b.record, c.record, config)
+    if b.ok:
+        err = c.record.error or {}
+        decision, reason = RUN_FAILED, f"{err.get('kind')}: {err.get('message')}"
+    else:
+        decision = BASELINE_FAILED if c.ok else BOTH_FAILED
+        reason = "nothing to compare against"
+    return [{"metric": "-", "unit": "", "decision": decision, "reason": reason}]
+
+
+def compare_runs(baseline: dict[tuple, Run], current: dict[tuple, Run], config,
+                 ignored: set[str], strict: bool = False) -> Report:
+    """Match runs by key and decide every metric (module docstring)."""
+    report = Report(strict=strict, alpha=config.alpha, confidence=config.confidence,
+                    config=str(config.source) if config.source else None)
+    pairs = [(baseline[k], current[k]) for k in current if k in baseline]
+    report.matched = len(pairs)
+    report.baseline_only = [r.record.label() for k, r in baseline.items() if k not in current]
+    report.current_only = [r.record.label() for k, r in current.items() if k not in baseline]
+    report.warnings = provenance_warnings(pairs)
+    for b, c in pairs:
+        run = c.record.label(b.record)
+        report.notes += [f"{run}: {n}" for n in run_notes(b.record, c.record, ignored)]
+        report.rows += [{"run": run, **row} for row in pair_rows(b, c, config)]
+    return report
