@@ -1,0 +1,130 @@
+"""Files of results: atomic writes, size-bounded reads, schema validation, discovery.
+
+Every results file the harness writes goes through atomic_write_text (temporary file in
+the same folder, fsync, rename), so a reader never sees half a file. Every file it reads
+that someone else may have written goes through read_json_bounded and validate_json, so
+a bad file is one DataError naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from harness.errors import DataError
+
+MAX_RECORD_BYTES = 32 * 2**20
+VERDICT_PREFIX = "verdict"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def to_json(data: Any) -> str:
+    """The harness's JSON layout for results files (NaN and inf refused)."""
+    return json.dumps(data, indent=1, ensure_ascii=False, allow_nan=False,
+                      default=json_default) + "\n"
+
+
+def write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, to_json(data))
+
+
+def json_default(o: Any):
+    """Paths, pydantic models, read-only mappings and tuples as JSON."""
+    if isinstance(o, Path):
+        return str(o)
+    if hasattr(o, "model_dump"):
+        return o.model_dump(mode="json")
+    if hasattr(o, "to_dict"):
+        return o.to_dict()
+    if isinstance(o, Mapping):
+        return dict(o)
+    raise TypeError(f"cannot serialise {type(o).__name__}")
+
+
+def read_json_bounded(path: Path, max_bytes: int = MAX_RECORD_BYTES):
+    """Parse a JSON file written by someone else: size-bounded, UTF-8, one-line errors."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise DataError(f"file is {size} bytes, more than the {max_bytes} allowed", path=path)
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise DataError(f"cannot read: {e.strerror}", path=path) from None
+    except json.JSONDecodeError as e:
+        raise DataError(f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})",
+                        path=path) from None
+    except UnicodeDecodeError:
+        raise DataError("not UTF-8 text", path=path) from None
+
+
+def validate_json(data, schema: dict, path: Path, what: str) -> None:
+    """jsonschema validation whose failure is a DataError naming the file and the field."""
+    import jsonschema
+
+    try:
+        jsonschema.validate(data, schema)
+    except jsonschema.ValidationError as e:
+        where = "/".join(str(p) for p in e.absolute_path) or "top level"
+        raise DataError(f"invalid {what} at {where}: {e.message}", path=path) from None
+
+
+def load_schema(name: str) -> dict:
+    """A JSON schema shipped in harness/schemas/ (e.g. "run-record", "verdict")."""
+    from importlib.resources import files
+
+    return json.loads(files("harness.schemas").joinpath(f"{name}.schema.json").read_text())
+
+
+def is_verdict_file(path: Path) -> bool:
+    """verify writes verdict.json, or verdict-<backend>.json when it checks several."""
+    path = Path(path)
+    return path.name == f"{VERDICT_PREFIX}.json" or (
+        path.name.startswith(f"{VERDICT_PREFIX}-") and path.suffix == ".json")
+
+
+def verdict_filename(backend: str, n_backends: int) -> str:
+    return f"{VERDICT_PREFIX}.json" if n_backends == 1 else f"{VERDICT_PREFIX}-{backend}.json"
+
+
+def read_verdict(path: Path) -> dict:
+    """Read and validate one verdict file (harness/schemas/verdict.schema.json)."""
+    data = read_json_bounded(path)
+    validate_json(data, load_schema("verdict"), path, "verdict")
+    return data
+
+
+def record_files(paths: list[str | Path]) -> list[Path]:
+    """Expand files and folders (recursively, *.json) into results paths, sorted."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted(q for q in p.rglob("*.json")
+                              if q.name != "run.json" and not q.name.startswith(".")))
+        elif p.exists():
+            out.append(p)
+        else:
+            raise DataError("no such file or folder", path=p)
+    return out
