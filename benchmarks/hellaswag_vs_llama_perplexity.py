@@ -72,7 +72,7 @@ def main() -> int:
                     help="harness backends, comma-separated")
     args = ap.parse_args()
 
-    from harness import tasks
+    from harness.data import tasks
 
     model = default_model()[0]
     task = tasks.load_task("hellaswag")

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.results import now_iso
+from harness.markdown import table
+from harness.records import Record, now_iso
 from harness.specs import Budget, DeviceProfile
 
 SCHEMA = "sllm-bench/verdict"
@@ -40,52 +41,42 @@ UNITS = {"ttft_ms": "ms", "prefill_tps": "tokens/s", "decode_tps": "tokens/s", "
          "rss_slope_mb_per_min": "MB/min"}
 
 
-def is_verdict_file(path: Path) -> bool:
-    """verify writes verdict.json, or verdict-<backend>.json when it checks several."""
-    return path.name == "verdict.json" or (path.name.startswith("verdict-")
-                                           and path.suffix == ".json")
-
-
-def _metric(record: dict, name: str) -> dict | None:
-    return next((m for m in record["measurements"] if m["metric"] == name), None)
-
-
-def _speed_value(records: list[dict], b: Budget, device: DeviceProfile):
+def _speed_value(records, b: Budget, device: DeviceProfile):
     metric, pct = SPEED[b.metric]
     threads = device.resolve_threads()
-    cands = [r for r in records if r["task"]["name"] == "speed"
-             and (b.prompt_tokens is None or r["params"]["prompt_tokens"] == b.prompt_tokens)
-             and (b.gen_tokens is None or r["params"]["gen_tokens"] == b.gen_tokens)
-             and r["params"]["threads"] == threads and _metric(r, metric)]
+    cands = [r for r in records if r.kind == "speed"
+             and (b.prompt_tokens is None or r.params["prompt_tokens"] == b.prompt_tokens)
+             and (b.gen_tokens is None or r.params["gen_tokens"] == b.gen_tokens)
+             and r.params["threads"] == threads and r.metric(metric)]
     if not cands:
         return None
-    m = _metric(cands[0], metric)
+    m = cands[0].metric(metric)
     if pct is None:
-        s = m["summary"]
+        s = m.summary
         return s["median"], (s["ci_low"], s["ci_high"]), "median, 95% bootstrap interval"
     from harness.measure.stats import bootstrap_ci, percentile
 
     import numpy as np
 
-    xs = m["samples"]
+    xs = m.samples
     lo, hi = bootstrap_ci(xs, stat=lambda a: np.percentile(a, pct))
     return percentile(xs, pct), (lo, hi), f"p{pct} of {len(xs)} gaps, 95% bootstrap interval"
 
 
-def _value(records: list[dict], b: Budget, device: DeviceProfile):
+def _value(records, b: Budget, device: DeviceProfile):
     """(measured, (low, high), how) or None when nothing measured it."""
     if b.metric in SPEED:
         return _speed_value(records, b, device)
     if b.metric == "peak_rss_mb":
-        peaks = [m["samples"][0] for r in records if (m := _metric(r, "peak_rss_mb"))]
+        peaks = [r.samples("peak_rss_mb")[0] for r in records if r.samples("peak_rss_mb")]
         if not peaks:
             return None
         return max(peaks), (max(peaks), max(peaks)), f"largest of {len(peaks)} worker peaks"
     if b.metric in ("acc", "acc_norm", "perplexity"):
         name = "token_perplexity" if b.metric == "perplexity" else b.metric
         for r in records:
-            if r["task"]["name"] == b.task and (m := _metric(r, name)):
-                s = m["summary"]
+            if r.kind == "quality" and r.task_name == b.task and (m := r.metric(name)):
+                s = m.summary
                 if b.metric == "perplexity":
                     return s["median"], (s["median"], s["median"]), "token perplexity"
                 half = 1.96 * s["sem"]
@@ -93,20 +84,21 @@ def _value(records: list[dict], b: Budget, device: DeviceProfile):
                     f"mean of {s['n']} items, +/- 1.96 stderr"
         return None
     if b.metric == "determinism":
-        r = next((r for r in records if r["task"]["name"] == "determinism"), None)
+        r = next((r for r in records if r.kind == "determinism" and "worker" not in r.params),
+                 None)
         if r is None:
             return None
-        v = min(_metric(r, "determinism")["samples"] or [0.0])
+        v = min(r.samples("determinism") or [0.0])
         return v, (v, v), "1 = identical within and across two processes"
     if b.metric == "rss_slope_mb_per_min":
         for r in records:
-            if r["task"]["name"].startswith("soak") and (m := _metric(r, b.metric)):
-                v = m["samples"][0]
+            if r.kind == "soak" and r.samples(b.metric):
+                v = r.samples(b.metric)[0]
                 return v, (v, v), "least-squares slope over the soak run"
     return None
 
 
-def check_budget(records: list[dict], b: Budget, device: DeviceProfile) -> dict:
+def check_budget(records: list[Record], b: Budget, device: DeviceProfile) -> dict:
     out = {"metric": b.metric, "max": b.max, "min": b.min, "prompt_tokens": b.prompt_tokens,
            "gen_tokens": b.gen_tokens, "task": b.task, "unit": UNITS[b.metric],
            "measured": None, "bound": None, "status": "not_measured", "detail": ""}
@@ -129,11 +121,10 @@ def check_budget(records: list[dict], b: Budget, device: DeviceProfile) -> dict:
     return out
 
 
-def verdict(records: list[dict], device: DeviceProfile, *, model: dict, backend: str,
+def verdict(records: list[Record], device: DeviceProfile, *, model: dict, backend: str,
             run_id: str, env: dict, host_warnings: list[str]) -> dict:
     """The verdict document for one model and backend on one device profile."""
-    mine = [r for r in records if r["status"] == "ok" and r["model"]["id"] == model["id"]
-            and r["backend"]["name"] == backend]
+    mine = [r for r in records if r.ok and r.model_id == model["id"] and r.backend == backend]
     budgets = [check_budget(mine, b, device) for b in device.budgets]
     states = {b["status"] for b in budgets}
     overall = "fail" if "fail" in states else "incomplete" if "not_measured" in states \
@@ -168,9 +159,7 @@ def markdown_table(doc: dict) -> str:
     lines = [f"**{doc['verdict'].upper()}**: {doc['model']['id']} / {doc['backend']} on "
              f"{doc['device']['name']}", ""]
     lines += [f"> warning: {w}" for w in doc["host_warnings"]]
-    lines += ["| budget | requirement | measured | 95% bound | result |",
-              "|---|---|---|---|---|"]
-    for b in doc["budgets"]:
-        lines.append(f"| {b['metric']} | {_requirement(b)} | {_num(b['measured'])} | "
-                     f"{_num(b['bound'])} | {b['status'].replace('_', ' ').upper()} |")
+    lines += table(["budget", "requirement", "measured", "95% bound", "result"],
+                   [[b["metric"], _requirement(b), _num(b["measured"]), _num(b["bound"]),
+                     b["status"].replace("_", " ").upper()] for b in doc["budgets"]])
     return "\n".join(lines) + "\n"

@@ -83,7 +83,7 @@ class OnnxRuntimeBackend(Backend):
         check_length(len(prompt), max_new_tokens, self._n_ctx)
         if max_new_tokens < 1:
             return
-        seq = _Sequence(self._session, self._io, len(prompt) + max_new_tokens)
+        seq = KVSequence(self._session, self._io, len(prompt) + max_new_tokens)
         row = seq.forward(prompt)[-1]
         check_finite(row, "after the prompt")
         eos, eos_set = self._eos, self._info.eos_ids
@@ -107,7 +107,7 @@ class OnnxRuntimeBackend(Backend):
         for context, indices in groups.items():
             longest = max(len(requests[i].continuation) for i in indices)
             check_length(len(context), longest, self._n_ctx)
-            seq = _Sequence(self._session, self._io, len(context) + longest)
+            seq = KVSequence(self._session, self._io, len(context) + longest)
             last = seq.forward(context)[-1:].copy()
             mark = seq.mark()
             for i in indices:
@@ -125,7 +125,7 @@ class OnnxRuntimeBackend(Backend):
 
     def logits(self, tokens: Sequence[int]) -> np.ndarray:
         check_length(len(tokens), 0, self._n_ctx)
-        return _Sequence(self._session, self._io, len(tokens)).forward(tokens).copy()
+        return KVSequence(self._session, self._io, len(tokens)).forward(tokens).copy()
 
     def info(self) -> dict:
         return {"onnxruntime": self._ort.__version__, "precision": precision_of(self._info),
@@ -169,7 +169,7 @@ class _IoSpec:
         self.window = info.window
 
 
-class _Sequence:
+class KVSequence:
     """One sequence's IOBinding and KV cache: forward() appends tokens and returns their
     logits; step() appends one token through reused buffers; mark()/rewind() go back."""
 

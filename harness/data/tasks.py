@@ -159,7 +159,7 @@ class TaskSpec(Strict):
                              "(at least context_tokens)")
         if self.kind == "perplexity" and self.prompt is not None:
             raise _invalid("'prompt' does not apply to kind 'perplexity'")
-        from harness.scenarios.loaders import LOADERS
+        from harness.data.loaders import LOADERS
 
         serves = LOADERS[self.data.format][1]
         if serves is not None and serves != self.kind:
@@ -312,7 +312,7 @@ def prepare(task: TaskSpec, *, limit: int | None = None, data_dir: Path | None =
     `limit` keeps the first N items; for perplexity it caps the number of scored windows
     instead (the scenario applies it, like llama-perplexity --chunks).
     """
-    from harness.scenarios.loaders import LOADERS, load_hf
+    from harness.data.loaders import LOADERS, load_hf
 
     if limit is not None and limit <= 0:
         raise ConfigError(f"limit must be a positive integer, got {limit}")

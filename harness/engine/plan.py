@@ -1,15 +1,21 @@
-"""The sweep: models x backends x threads x settings -> jobs, printed before a run starts.
+"""The sweep: a RunRequest -> models x backends x threads x settings -> jobs, printed before
+a run starts.
 
 A job is one worker process: one model through one backend at one thread count, loaded
-once, running its items in order. Speed items are (prompt length, generation length)
-pairs in ascending size, so memory peaks come last; quality items are tasks. Every
-item has a stable key, used to name its record file and to resume a run.
+once, running its items (one scenario's) in order. Speed items are (prompt length,
+generation length) pairs in ascending size, so memory peaks come last; quality items are
+prepared tasks; reliability items are determinism (one job per worker process) and soak
+runs; parity items dump one text's next-token distributions. Every item has a stable key,
+used to name its record file and to resume a run.
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from harness.errors import BenchError
 
 
 @dataclass(frozen=True)
@@ -29,18 +35,37 @@ class Job:
     def label(self) -> str:
         return f"{self.model_id} / {self.backend} / {self.threads} thread(s)"
 
+    def runs(self):
+        """This job's scenario (harness.scenarios.base.Scenario)."""
+        from harness import scenarios
+
+        return scenarios.get(self.scenario)
+
     def item_key(self, i: int) -> str:
-        """Stable name of item i's record: backend, model, threads and the setting or task."""
-        item = self.items[i]
-        what = (f"p{item['prompt_tokens']}-g{item['gen_tokens']}" if self.scenario == "speed"
-                else item["task"]["name"])
-        return f"{self.backend}-{self.model_id}-t{self.threads}-{what}"
+        """Stable name of item i's record: backend, model, threads and the scenario's key."""
+        return f"{self.backend}-{self.model_id}-t{self.threads}-{self.runs().key(self.items[i])}"
+
+    def units(self) -> int:
+        """Progress units of the whole job."""
+        s = self.runs()
+        return sum(s.units(it, self.shared) for it in self.items)
+
+
+@dataclass
+class Plan:
+    """A checked request: resolved models, the device profile, the jobs, and what to say."""
+
+    request: object
+    device: object
+    models: dict
+    jobs: list[Job]
+    catalogue_path: Path
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def parse_int_list(text: str, flag: str) -> list[int]:
     """'128,512' -> [128, 512]; every value must be a positive integer."""
-    from harness.errors import BenchError
-
     try:
         values = [int(v) for v in str(text).split(",") if v.strip()]
     except ValueError:
@@ -51,13 +76,14 @@ def parse_int_list(text: str, flag: str) -> list[int]:
 
 
 def build(models: list[str], backends: list[str], threads: list[int], prompts: list[int],
-          gens: list[int], *, repetitions: int, warmup: int, context_size: int) -> list[Job]:
+          gens: list[int], *, repetitions: int, warmup: int, context_size: int,
+          start: int = 0) -> list[Job]:
     """Speed jobs ordered model, backend, threads; settings ascending in size."""
     pairs = sorted(itertools.product(prompts, gens), key=lambda s: (s[0] + s[1], s))
     items = tuple({"prompt_tokens": p, "gen_tokens": g} for p, g in pairs)
     n_ctx = max(context_size, max(p + g for p, g in pairs))
     shared = {"repetitions": repetitions, "warmup": warmup}
-    return [Job(index=i, model_id=m, backend=b, threads=t, n_ctx=n_ctx, items=items,
+    return [Job(index=start + i, model_id=m, backend=b, threads=t, n_ctx=n_ctx, items=items,
                 shared=shared)
             for i, (m, b, t) in enumerate(itertools.product(models, backends, threads))]
 
@@ -70,34 +96,130 @@ def build_quality(models: list[str], backends: list[str], threads: int, tasks: l
             for i, (m, b) in enumerate(itertools.product(models, backends))]
 
 
-def build_reliability(models: list[str], backends: list[str], threads: int, items: list[dict],
-                      *, context_size: int, start: int = 0, workers: int = 1) -> list[Job]:
-    """Reliability jobs; `workers` copies of each (determinism compares two processes)."""
+def build_reliability(models: list[str], backends: list[str], threads: int,
+                      per_worker: list[list[dict]], *, context_size: int, start: int = 0
+                      ) -> list[Job]:
+    """Reliability jobs: one per model, backend and entry of per_worker (each entry is the
+    item list of one worker process; determinism compares two)."""
     jobs = []
     for m, b in itertools.product(models, backends):
-        for w in range(workers):
+        for items in per_worker:
             jobs.append(Job(index=start + len(jobs), model_id=m, backend=b, threads=threads,
-                            n_ctx=context_size, scenario="reliability",
-                            items=tuple({**it, "task": {**it["task"],
-                                                        "name": f"{it['task']['name']}-w{w + 1}"}}
-                                        if workers > 1 else it for it in items)))
+                            n_ctx=context_size, scenario="reliability", items=tuple(items)))
     return jobs
 
 
 def describe(jobs: list[Job]) -> list[str]:
     """Human-readable plan, one line per job and a total."""
-    lines = []
-    for j in jobs:
-        if j.scenario == "speed":
-            what = ", ".join(f"p{s['prompt_tokens']}/g{s['gen_tokens']}" for s in j.items)
-            what += (f" ({j.shared['repetitions']} reps + {j.shared['warmup']} warm-up, "
-                     f"n_ctx {j.n_ctx})")
-        elif j.scenario == "quality":
-            what = "quality: " + ", ".join(f"{t['task']['name']} ({t['task']['n_items']} items)"
-                                           for t in j.items)
-        else:
-            what = j.scenario + ": " + ", ".join(t["task"]["name"] for t in j.items)
-        lines.append(f"  [{j.index + 1}/{len(jobs)}] {j.label}: {what}")
+    lines = [f"  [{j.index + 1}/{len(jobs)}] {j.label}: {j.runs().describe(j)}" for j in jobs]
     n_items = sum(len(j.items) for j in jobs)
     lines.append(f"  {len(jobs)} worker(s), {n_items} record(s) to produce")
     return lines
+
+
+# ------------------------------------------------------------------ from a request
+def _quality_items(request, backends: list[str]) -> tuple[dict[str, list[dict]], list[str]]:
+    """Prepared tasks per backend (checked before anything runs) and what was skipped."""
+    from harness import backends as reg
+    from harness.data import tasks as task_mod
+
+    names = list(request.tasks)
+    if names == ["default"]:
+        names = task_mod.default_tasks()
+    data_dir = Path(request.data_dir) if request.data_dir else None
+    prepared = [task_mod.prepare(task_mod.load_task(n), limit=request.limit,
+                                 data_dir=data_dir) for n in names]
+    per_backend, skipped = {}, []
+    for b in backends:
+        caps = reg.backend_class(b).capabilities
+        ok = [t for t in prepared
+              if ("score" in caps or t["task"]["kind"] == "exact_match")]
+        if len(ok) < len(prepared):
+            skipped.append(f"{b} cannot score continuations: skipping "
+                           + ", ".join(t["task"]["name"] for t in prepared if t not in ok))
+        if ok:
+            per_backend[b] = ok
+    return per_backend, skipped
+
+
+def _reliability_jobs(request, models: dict, backends: list[str], threads: int,
+                      context_size: int, start: int) -> list[Job]:
+    from harness.scenarios import reliability
+
+    det: list[Job] = []
+    soak: list[Job] = []
+    for m in models.values():
+        per_worker, soak_items = reliability.items(
+            m.path, m.spec.format, request.soak_seconds,
+            determinism_workers=request.determinism_workers)
+        det += build_reliability([m.spec.id], backends, threads, per_worker,
+                                 context_size=context_size)
+        if soak_items:
+            soak += build_reliability([m.spec.id], backends, threads, [soak_items],
+                                      context_size=context_size)
+    # determinism workers first, then soak runs; indices follow the jobs before them
+    return [replace(j, index=start + i) for i, j in enumerate(det + soak)]
+
+
+def _parity_jobs(request, models: dict, backends: list[str], device, dump_dir: Path
+                 ) -> list[Job]:
+    from harness import backends as reg
+    from harness.data import tasks as task_mod
+    from harness.scenarios.parity import dump_item
+
+    if len(backends) < 2:
+        raise BenchError("parity needs at least two backends")
+    for b in backends:
+        if "logits" not in reg.backend_class(b).capabilities:
+            raise BenchError(f"backend {b!r} does not expose logits, which parity needs")
+    task = task_mod.prepare(task_mod.load_task(request.parity_task))
+    if task["task"]["kind"] != "perplexity":
+        raise BenchError(f"--task: {request.parity_task!r} is not a perplexity task "
+                         "(it has no text)")
+    (model,) = models.values()
+    n_ctx = max(device.context_size, request.parity_tokens)
+    text = task["items"][0]["text"]
+    return [Job(index=i, model_id=model.spec.id, backend=b, threads=device.resolve_threads(),
+                n_ctx=n_ctx, items=(dump_item(text, request.parity_tokens,
+                                              dump_dir / f"{b}.npy"),), scenario="parity",
+                shared={"text_task": task["task"]})
+            for i, b in enumerate(backends)]
+
+
+def from_request(request, *, parity_dump_dir: Path | None = None) -> Plan:
+    """Check a RunRequest (catalogue, models, backends, tasks, device) and plan its jobs."""
+    from harness import backends as reg
+    from harness.config import load_device
+    from harness.engine import resolve
+
+    device = load_device(request.device)
+    cat, cat_path = resolve.catalogue(request.models_file)
+    backends = resolve.backends(request.backends)
+    models = resolve.models(request.models, cat, cat_path)
+    for m in models.values():
+        for b in backends:
+            if m.spec.format == "onnx" and reg.artifact_kind(b) == "gguf":
+                raise BenchError(f"backend {b!r} reads GGUF files; model {m.spec.id!r} is an "
+                                 "ONNX folder (use onnxruntime or ort_genai)")
+    plan = Plan(request=request, device=device, models=models, jobs=[], catalogue_path=cat_path,
+                warnings=resolve.host_warnings(device))
+    if request.parity_task:
+        plan.jobs = _parity_jobs(request, models, backends, device, parity_dump_dir)
+        return plan
+    threads = list(request.threads or [device.resolve_threads()])
+    if request.speed:
+        plan.jobs = build(list(models), backends, threads, list(request.prompts),
+                          list(request.gens), repetitions=request.reps, warmup=request.warmup,
+                          context_size=device.context_size)
+    if request.tasks:
+        per_backend, plan.notes = _quality_items(request, backends)
+        for b, items in per_backend.items():
+            plan.jobs += build_quality(list(models), [b], threads[0], items,
+                                       context_size=device.context_size, start=len(plan.jobs))
+    if request.determinism_workers or request.soak_seconds:
+        plan.jobs += _reliability_jobs(request, models, backends, threads[0],
+                                       device.context_size, len(plan.jobs))
+    if not plan.jobs:
+        why = "; ".join(plan.notes) if plan.notes else "no quality task applies"
+        raise BenchError(f"nothing to run: --no-speed and {why}")
+    return plan

@@ -53,8 +53,8 @@ def _rss_mb(pid: int) -> float | None:
 
 def run_worker(payload: dict, n_items: int, *, timeout_s: float,
                memory_budget_mb: float | None = None) -> Iterator[tuple]:
-    """Spawn harness.worker.main(payload) and yield its events (see module docstring)."""
-    from harness import worker
+    """Spawn harness.engine.worker.main(payload) and yield its events (see module docstring)."""
+    from harness.engine import worker
 
     ctx = multiprocessing.get_context("spawn")
     parent_conn, child_conn = ctx.Pipe(duplex=False)

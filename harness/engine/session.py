@@ -1,5 +1,6 @@
-"""Execute a plan: prepare ONNX where needed, run every job in its own worker, turn events
-into run records and stream them to sinks (record files, printers, progress).
+"""Execute a plan: run every job in its own worker, turn events into run records, and emit
+every record (the workers', and the ones the parent derives: determinism across workers,
+parity) through one path: the record file, then every sink (printers, collectors).
 
 Records are named by their item's stable key and written as each finishes, so an
 interrupted or crashed run keeps everything it finished, and `run --resume` redoes only
@@ -9,21 +10,17 @@ the keys without an ok record. run.json holds the request needed to resume.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import backends as backend_registry
+from harness.engine.plan import Job, Plan
 from harness.errors import BenchError, DataError
-from harness.plan import Job
-from harness.results import (Measurement, make_record, new_run_id, now_iso, read_record,
-                             write_json)
-from harness.specs import DeviceProfile, ModelSpec
+from harness.records import (Measurement, Record, make_record, new_run_id, now_iso,
+                             read_record, write_json)
 
-TASK_SPEED = {"name": "speed", "version": 1, "kind": "speed"}
 MAX_MANIFEST_BYTES = 4 * 2**20
 
 
@@ -33,27 +30,12 @@ class Interrupted(BenchError):
     exit_code = 130
 
 
-def _folder_size(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-
-
-@dataclass
-class ResolvedModel:
-    spec: ModelSpec
-    path: Path
-    sha256: str
-
-    @property
-    def size_bytes(self) -> int:
-        return _folder_size(self.path) if self.path.is_dir() else self.path.stat().st_size
-
-
 def finished_keys(run_dir: Path) -> set[str]:
     """Keys of the items that already have a valid ok record in run_dir/records."""
     done = set()
     for p in sorted((run_dir / "records").glob("*.json")):
         try:
-            if read_record(p)["status"] == "ok":
+            if read_record(p).ok:
                 done.add(p.stem)
         except DataError:
             pass  # unreadable: redo it
@@ -61,6 +43,8 @@ def finished_keys(run_dir: Path) -> set[str]:
 
 
 def read_manifest(run_dir: Path) -> dict:
+    """run.json of a run folder (size-bounded, parsed); its request is validated by the
+    caller."""
     path = run_dir / "run.json"
     if not path.is_file():
         raise DataError("not a run folder (no run.json)", path=run_dir)
@@ -75,83 +59,76 @@ def read_manifest(run_dir: Path) -> dict:
     return data
 
 
+def _log_stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
 @dataclass
 class Session:
-    """Everything one `run` needs; `execute()` returns the records it produced."""
+    """One run of a plan into out_dir/run_id; execute() returns the records it produced."""
 
-    models: dict[str, ResolvedModel]
-    device: DeviceProfile
-    jobs: list[Job]
+    plan: Plan
     out_dir: Path
-    catalogue_path: Path
-    request: dict = field(default_factory=dict)
-    precision: str = "int4"
-    timeout_s: float = 600.0
-    sinks: list[Callable[[dict], None]] = field(default_factory=list)
+    sinks: list[Callable[[Record], None]] = field(default_factory=list)
     progress: object | None = None
-    log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr)
+    log: Callable[[str], None] = _log_stderr
     run_id: str = field(default_factory=new_run_id)
-    skip: set[str] = field(default_factory=set)
+    skip: frozenset[str] = frozenset()
+    records: list[Record] = field(default_factory=list)
 
     @property
     def run_dir(self) -> Path:
         return self.out_dir / self.run_id
 
-    # ------------------------------------------------------------------ artifacts
-    def artifact(self, model: ResolvedModel, backend: str) -> tuple[Path, dict]:
-        """The file or folder the backend reads, preparing ONNX on first use."""
-        if backend_registry.artifact_kind(backend) == "gguf":
-            return model.path, {"kind": "gguf"}
-        if model.spec.format == "onnx":
-            return model.path, {"kind": "onnx", "precision": "as supplied",
-                                "path": str(model.path), "size_bytes": _folder_size(model.path)}
-        from harness import prepare
-        from harness.models import check_onnx_folder
+    @property
+    def device(self):
+        return self.plan.device
 
-        folder = prepare.onnx_dir(model.sha256, self.precision)
-        if not prepare.is_prepared(model.sha256, self.precision):
-            self.log(f"preparing ONNX ({self.precision}) for {model.spec.id}: first use, "
-                     "this takes a minute or more and is cached")
-            proc = subprocess.run(
-                [sys.executable, "-m", "harness", "--models-file", str(self.catalogue_path),
-                 "prepare", str(model.path), "--precision", self.precision], check=False)
-            if proc.returncode != 0 or not prepare.is_prepared(model.sha256, self.precision):
-                raise RuntimeError(f"ONNX preparation of {model.spec.id} failed "
-                                   f"(exit code {proc.returncode})")
-        check_onnx_folder(folder)  # a damaged cache entry fails here, with its path
-        return folder, {"kind": "onnx", "precision": self.precision, "path": str(folder),
-                        "size_bytes": _folder_size(folder)}
+    # ------------------------------------------------------------------ emit
+    def emit(self, key: str, record: Record) -> Record:
+        """The one way a record leaves the engine: its file (atomic), then every sink."""
+        write_json(self.run_dir / "records" / f"{key}.json", record)
+        self.records.append(record)
+        for sink in self.sinks:
+            sink(record)
+        return record
+
+    def write(self, name: str, document) -> Path:
+        """Write a document the parent derives (e.g. verdict.json) into the run folder."""
+        path = self.run_dir / name
+        write_json(path, document)
+        return path
+
+    def derived(self, key: str, *, seq: int, **fields) -> Record:
+        """Make and emit a record the parent derives from worker records."""
+        return self.emit(key, make_record(run_id=self.run_id, seq=seq, **fields))
 
     # ------------------------------------------------------------------ records
     def _record(self, job: Job, item: int, started: str, env: dict, artifact: dict,
                 loaded: dict | None, measurements: list[Measurement] | None = None,
-                error: dict | None = None, details: dict | None = None) -> dict:
-        model = self.models[job.model_id]
-        params = {"threads": job.threads, "n_ctx": job.n_ctx}
-        if job.scenario == "speed":
-            task = TASK_SPEED
-            params.update(job.items[item], **job.shared)
-            if measurements:
-                params["memory_bandwidth"] = self.bandwidth(job.threads)
-        else:
-            task = job.items[item]["task"]
-            params.update({k: v for k, v in job.items[item].items()
-                           if k not in ("task", "items", "prompts", "text")})
-            if "limit" in task:
-                params["limit"] = task["limit"]
+                error: dict | None = None, details: dict | None = None) -> Record:
+        model = self.plan.models[job.model_id]
+        scenario = job.runs()
+        it = job.items[item]
+        params = {"threads": job.threads, "n_ctx": job.n_ctx, **scenario.params(it, job.shared)}
+        if measurements and any(m.metric == "decode_tps" for m in measurements):
+            params["memory_bandwidth"] = self.bandwidth(job.threads)
         return make_record(
-            run_id=self.run_id, seq=job.index * 1000 + item, started_at=started,
+            kind=scenario.kind(it), run_id=self.run_id, seq=job.index * 1000 + item,
+            started_at=started,
             model={"id": model.spec.id, "format": model.spec.format, "sha256": model.sha256,
                    "size_bytes": model.size_bytes, "path": str(model.path),
                    "parameters": model.spec.parameters,
                    "quantization": model.spec.quantization, "artifact": artifact},
             backend={"name": job.backend, "info": (loaded or {}).get("info", {})},
             device={**self.device.model_dump(mode="json"), "cpus": self.device.cpu_set()},
-            task=task, params=params, env=env, measurements=measurements, error=error,
-            details=details)
+            task=scenario.task(it), params=params, env=env, measurements=measurements,
+            error=error, details=details)
 
     def _measurements(self, job: Job, item: int, raw: list[dict], extra: dict, loaded: dict,
                       artifact_bytes: int) -> list[Measurement]:
+        """The worker's measurements plus what every record carries (load, memory, size,
+        wall time) and what derives from them (decode efficiency against the roofline)."""
         ms = [Measurement(**m) for m in raw]
         decode = next((m for m in ms if m.metric == "decode_tps"), None)
         if decode is not None:
@@ -168,10 +145,7 @@ class Session:
                            (loaded["rss_after_load_bytes"] / 2**20,)),
                Measurement("model_size_mb", "MB", False, (artifact_bytes / 2**20,)),
                Measurement("elapsed_s", "s", False, (extra["elapsed_s"],))]
-        if job.scenario == "quality":
-            n = job.items[item]["task"]["n_items"]
-            ms.append(Measurement("items_per_s", "items/s", True, (n / extra["elapsed_s"],)))
-        return ms
+        return ms + job.runs().derived(job.items[item], extra["elapsed_s"])
 
     def bandwidth(self, threads: int) -> dict:
         """This host's memory bandwidth at `threads` (probed once, cached per host)."""
@@ -179,72 +153,71 @@ class Session:
 
         return bandwidth_gbps(threads)
 
-    def _emit(self, job: Job, item: int, record: dict, records: list[dict]) -> None:
-        write_json(self.run_dir / "records" / f"{job.item_key(item)}.json", record)
-        records.append(record)
-        for sink in self.sinks:
-            sink(record)
-
     def _write_manifest(self, manifest: dict, **update) -> None:
         manifest.update(update)
         write_json(self.run_dir / "run.json", manifest)
 
     # ------------------------------------------------------------------ run
-    def execute(self) -> list[dict]:
+    def execute(self) -> list[Record]:
         """Run every job; SIGINT/SIGTERM stop the current worker and raise Interrupted."""
         import signal
 
-        from harness.provenance import environment
+        from harness.measure.environment import environment
 
         env = environment()
         self.run_dir.mkdir(parents=True, exist_ok=True)  # run ids are unique per process
-        manifest = {"run_id": self.run_id, "started_at": now_iso(), "request": self.request,
+        manifest = {"run_id": self.run_id, "started_at": now_iso(),
+                    "request": self.plan.request.model_dump(mode="json"),
                     "device": self.device.model_dump(mode="json"), "env": env,
                     "jobs": [{"model": j.model_id, "backend": j.backend, "threads": j.threads,
                               "scenario": j.scenario,
                               "keys": [j.item_key(i) for i in range(len(j.items))]}
-                             for j in self.jobs], "status": "running"}
+                             for j in self.plan.jobs], "status": "running"}
         self._write_manifest(manifest)
-        records: list[dict] = []
+        start = len(self.records)
 
         def on_term(signum, frame):
             raise KeyboardInterrupt
 
         previous = signal.signal(signal.SIGTERM, on_term)
         try:
-            for n, job in enumerate(self.jobs):
+            ran = 0
+            for job in self.plan.jobs:
                 todo = [i for i in range(len(job.items)) if job.item_key(i) not in self.skip]
                 if not todo:
                     continue
-                if n and self.device.cooldown_s:
+                if ran and self.device.cooldown_s:
                     time.sleep(self.device.cooldown_s)
-                self._run_job(job, todo, env, records)
+                self._run_job(job, todo, env)
+                ran += 1
         except KeyboardInterrupt:
             self._write_manifest(manifest, status="interrupted", finished_at=now_iso())
-            raise Interrupted(f"interrupted; {len(records)} finished record(s) kept in "
-                              f"{self.run_dir}. Resume with: sllm-bench run --resume "
+            raise Interrupted(f"interrupted; {len(self.records) - start} finished record(s) "
+                              f"kept in {self.run_dir}. Resume with: sllm-bench run --resume "
                               f"{self.run_dir}") from None
         finally:
             signal.signal(signal.SIGTERM, previous)
-        failed = sum(r["status"] == "failed" for r in records)
+        mine = self.records[start:]
+        failed = sum(not r.ok for r in mine)
         self._write_manifest(manifest, status="failed" if failed else "ok",
-                             finished_at=now_iso(), records=len(records), failed=failed)
-        return records
+                             finished_at=now_iso(), records=len(mine), failed=failed)
+        return mine
 
-    def _run_job(self, job: Job, todo: list[int], env: dict, records: list[dict]) -> None:
-        from harness.runner import run_worker
+    def _run_job(self, job: Job, todo: list[int], env: dict) -> None:
+        from harness.engine.artifacts import artifact
+        from harness.engine.runner import run_worker
 
         started = now_iso()
         if self.progress:
             self.progress.start_job(job)
-        model = self.models[job.model_id]
+        model = self.plan.models[job.model_id]
         try:
-            path, artifact = self.artifact(model, job.backend)
+            path, art = artifact(model, job.backend, self.plan.request.precision, self.log)
         except Exception as e:  # a failed preparation fails this job only
             for i in todo:
-                self._emit(job, i, self._record(job, i, started, env, {}, None,
-                                                error={"kind": "prepare", "message": str(e)}),
-                           records)
+                self.emit(job.item_key(i), self._record(
+                    job, i, started, env, {}, None,
+                    error={"kind": "prepare", "message": str(e).splitlines()[0]}))
             return
         payload = {"backend": job.backend, "scenario": job.scenario,
                    "cpus": self.device.cpu_set(),
@@ -252,8 +225,8 @@ class Session:
                             "options": dict(model.spec.options)},
                    "shared": job.shared, "items": [job.items[i] for i in todo]}
         loaded: dict | None = None
-        size = artifact.get("size_bytes", model.size_bytes)
-        for event in run_worker(payload, len(todo), timeout_s=self.timeout_s,
+        size = art.get("size_bytes", model.size_bytes)
+        for event in run_worker(payload, len(todo), timeout_s=self.plan.request.timeout,
                                 memory_budget_mb=self.device.memory_budget_mb):
             kind = event[0]
             if kind == "loaded":
@@ -263,9 +236,14 @@ class Session:
             elif kind == "result":
                 i = todo[event[1]]
                 ms = self._measurements(job, i, event[2], event[3], loaded, size)
-                self._emit(job, i, self._record(job, i, started, env, artifact, loaded, ms,
-                                                details=event[3].get("details")), records)
+                self.emit(job.item_key(i), self._record(job, i, started, env, art, loaded, ms,
+                                                        details=event[3].get("details")))
             elif kind == "failed":
                 i = todo[event[1]]
-                self._emit(job, i, self._record(job, i, started, env, artifact, loaded,
-                                                error=event[2]), records)
+                self.emit(job.item_key(i), self._record(job, i, started, env, art, loaded,
+                                                        error=event[2]))
+
+
+def total_units(jobs: Iterable[Job]) -> int:
+    """Progress units of a plan (for a progress bar's total)."""
+    return sum(j.units() for j in jobs)

@@ -13,7 +13,6 @@ and nothing else. It talks to the parent only through a Pipe of plain-data messa
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 import time
@@ -39,6 +38,7 @@ def _describe(exc: BaseException) -> dict:
 
 def main(payload: dict, conn) -> None:
     """Entry point of the spawned worker (see the module docstring for the protocol)."""
+    from harness import scenarios
     from harness.backends import backend_class
     from harness.backends.base import LoadRequest
     from harness.measure.memory import current_rss_bytes, peak_rss_bytes
@@ -52,7 +52,7 @@ def main(payload: dict, conn) -> None:
     try:
         load = payload["load"]
         apply_device(payload.get("cpus"), load["threads"])
-        scenario = importlib.import_module(f"harness.scenarios.{payload['scenario']}")
+        scenario = scenarios.get(payload["scenario"])
         backend = backend_class(payload["backend"])()
         t0 = time.perf_counter()
         backend.load(LoadRequest(**load))
@@ -64,10 +64,9 @@ def main(payload: dict, conn) -> None:
                 conn.send(("progress", _i, done))
 
             t0 = time.perf_counter()
-            out = scenario.run(backend, **payload.get("shared", {}), **params,
-                               on_repetition=progress)
-            measurements, details = out if isinstance(out, tuple) else (out, None)
-            conn.send(("result", item, [m.__dict__ for m in measurements],
+            measurements, details = scenario.run(backend, params, payload.get("shared", {}),
+                                                 progress)
+            conn.send(("result", item, [m.plain() for m in measurements],
                        {"peak_rss_bytes": peak_rss_bytes(),
                         "elapsed_s": time.perf_counter() - t0, "details": details}))
         backend.close()

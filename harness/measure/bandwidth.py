@@ -60,7 +60,7 @@ def bandwidth_gbps(threads: int, *, refresh: bool = False) -> dict:
     if refresh or key not in cache:
         cache[key] = {"gbps": round(probe(threads), 2), "threads": threads, "host_id": host,
                       "method": f"numpy copy, {threads} thread(s), best of {PASSES}"}
-        from harness.results import write_json
+        from harness.records import write_json
 
         write_json(path, cache)
     return cache[key]

@@ -156,11 +156,11 @@ def _build_onnx(hf_dir: Path, out: Path, precision: str, cache_dir: Path) -> Non
 
     args = (None, str(hf_dir), str(out), precision, "cpu", str(cache_dir))
     options = builder.parse_extra_options(*args, [f"{k}={v}" for k, v in BUILDER_OPTIONS.items()])
-    _flatten_layered_rope(options["hf_details"]["hf_config"])
+    flatten_layered_rope(options["hf_details"]["hf_config"])
     builder.create_model(*args, **options)
 
 
-def _flatten_layered_rope(config) -> None:
+def flatten_layered_rope(config) -> None:
     """Gemma 3 configs from transformers 5 keep RoPE per layer type
     ({"full_attention": {...}, "sliding_attention": {...}}); this builder's Gemma 3 reads
     the older flat form (rope_theta, rope_local_base_freq), so give it that."""

@@ -17,8 +17,8 @@ from __future__ import annotations
 import string
 
 from harness.backends.base import Backend
-from harness.results import Measurement
-from harness.scenarios.quality import Progress, bos_ids
+from harness.records import Measurement
+from harness.scenarios.common import Progress, bos_ids
 
 _PUNCT = str.maketrans("", "", string.punctuation)
 

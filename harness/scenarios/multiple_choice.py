@@ -25,8 +25,8 @@ tokens move into the shared context and one more request scores them (for acc/ac
 from __future__ import annotations
 
 from harness.backends.base import Backend, ScoreRequest
-from harness.results import Measurement
-from harness.scenarios.quality import Progress, bos_ids, chunks, score_checked
+from harness.records import Measurement
+from harness.scenarios.common import Progress, bos_ids, chunks, score_checked
 
 
 def encode_pair(backend: Backend, context: str, continuation: str, bos: list[int]

@@ -1,15 +1,32 @@
-"""Parity dump, run inside a worker: the next-token distributions of one text.
+"""Parity: did the port to the device change the model?
 
-The text is tokenized by the backend, prefixed with BOS when the model uses one, cut to
-`n_tokens`, and run from an empty cache; the log-softmax of every position's logits is
-saved (float32 .npy) for the parent to compare across backends (harness/parity.py).
+In a worker (ParityScenario): the text is tokenized by the backend, prefixed with BOS when
+the model uses one, cut to `n_tokens`, and run from an empty cache; the log-softmax of
+every position's logits is saved (float32 .npy) for the parent.
+
+In the parent (pairwise): the next-token distributions of each backend are compared
+position by position against the reference:
+
+  ppl_diff_pct    (perplexity of B - perplexity of A) / perplexity of A x 100, where each
+                  perplexity is exp(mean negative log-probability of the actual next tokens)
+  top1_agreement  fraction of positions where both put the same token first (per-position
+                  0/1 samples kept)
+  mean_kl         mean over positions of KL(P_A || P_B) in nats (per-position samples kept)
+
+Both backends must have tokenized the text to the same ids, or the comparison is refused.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from harness.backends.base import Backend
-from harness.results import Measurement
-from harness.scenarios.quality import bos_ids
+from harness.errors import BenchError
+from harness.records import Measurement
+from harness.scenarios.base import Scenario
+from harness.scenarios.common import bos_ids
+
+DUMP_TASK = {"name": "parity-dump", "kind": "parity", "version": 1}
 
 
 def run(backend: Backend, *, task: dict, text: str, n_tokens: int, out_path: str,
@@ -27,3 +44,87 @@ def run(backend: Backend, *, task: dict, text: str, n_tokens: int, out_path: str
     if on_repetition:
         on_repetition(1)
     return [Measurement("parity_tokens", "tokens", True, (float(len(ids)),))], {"ids": ids}
+
+
+class ParityScenario(Scenario):
+    """Items: {task, text, n_tokens, out_path}."""
+
+    name = "parity"
+
+    def key(self, item: dict) -> str:
+        return item["task"]["name"]
+
+    def describe(self, job) -> str:
+        return "parity: " + ", ".join(it["task"]["name"] for it in job.items)
+
+    def run(self, backend, item, shared, progress):
+        return run(backend, task=item["task"], text=item["text"], n_tokens=item["n_tokens"],
+                   out_path=item["out_path"], on_repetition=progress)
+
+
+def dump_item(text: str, n_tokens: int, out_path: Path) -> dict:
+    return {"task": dict(DUMP_TASK), "text": text, "n_tokens": n_tokens,
+            "out_path": str(out_path)}
+
+
+def compare(a, b, ids: list[int]) -> dict:
+    """Pairwise metrics of two log-softmax arrays over the same ids (module docstring)."""
+    import numpy as np
+
+    n = len(ids) - 1
+    a, b = a[:n].astype(np.float64), b[:n].astype(np.float64)
+    nxt = np.asarray(ids[1:])
+    nll_a = -a[np.arange(n), nxt].mean()
+    nll_b = -b[np.arange(n), nxt].mean()
+    kl = (np.exp(a) * (a - b)).sum(axis=1)
+    agree = (a.argmax(axis=1) == b.argmax(axis=1)).astype(float)
+    return {"ppl_a": float(np.exp(nll_a)), "ppl_b": float(np.exp(nll_b)),
+            "ppl_diff_pct": float((np.exp(nll_b) - np.exp(nll_a)) / np.exp(nll_a) * 100),
+            "kl": kl.tolist(), "agree": agree.tolist()}
+
+
+def pairwise(dumps: dict, reference: str, names: list[str], dump_dir: Path,
+             text_task: dict) -> list[tuple[str, dict, dict]]:
+    """Compare every ok dump (harness.records.Record per backend) with the reference's.
+
+    Returns (record key, make_record fields, summary row) per compared backend; the
+    fields carry kind "parity" and the per-position samples."""
+    import numpy as np
+
+    ref = dumps.get(reference)
+    if ref is None or not ref.ok:
+        return []
+    a = np.load(dump_dir / f"{reference}.npy")
+    out = []
+    for b in names:
+        if b == reference or not dumps[b].ok:
+            continue
+        ids_a, ids_b = list(ref.details["ids"]), list(dumps[b].details["ids"])
+        if ids_a != ids_b:
+            k = next((i for i, (x, y) in enumerate(zip(ids_a, ids_b)) if x != y),
+                     min(len(ids_a), len(ids_b)))
+            raise BenchError(f"parity: {reference} and {b} tokenize the text differently "
+                             f"(first difference at position {k})")
+        m = compare(a, np.load(dump_dir / f"{b}.npy"), ids_a)
+        fields = dict(
+            kind="parity", started_at=ref["started_at"], model=ref.model,
+            backend={"name": f"{reference}~{b}", "info": {
+                reference: ref["backend"]["info"], b: dumps[b]["backend"]["info"]}},
+            device=ref["device"], task={"name": "parity", "kind": "parity", "version": 1,
+                                        "text_task": text_task["name"],
+                                        "data_sha256": text_task["data_sha256"]},
+            params={"tokens": len(ids_a), "reference": reference,
+                    "artifacts": {reference: ref.model["artifact"],
+                                  b: dumps[b].model["artifact"]}},
+            env=ref.env, measurements=[
+                Measurement("ppl_diff_pct", "%", False, (m["ppl_diff_pct"],)),
+                Measurement("top1_agreement", "fraction", True, tuple(m["agree"])),
+                Measurement("mean_kl", "nats", False, tuple(m["kl"])),
+                Measurement("reference_perplexity", "", False, (m["ppl_a"],)),
+                Measurement("perplexity", "", False, (m["ppl_b"],))])
+        row = {"reference": reference, "backend": b, "ppl_reference": m["ppl_a"],
+               "ppl": m["ppl_b"], "ppl_diff_pct": m["ppl_diff_pct"],
+               "top1_agreement": float(np.mean(m["agree"])),
+               "mean_kl": float(np.mean(m["kl"]))}
+        out.append((f"parity-{reference}-{b}", fields, row))
+    return out

@@ -36,8 +36,8 @@ import math
 import re
 
 from harness.backends.base import Backend, ScoreRequest
-from harness.results import Measurement
-from harness.scenarios.quality import Progress, bos_ids, chunks, score_checked
+from harness.records import Measurement
+from harness.scenarios.common import Progress, bos_ids, chunks, score_checked
 
 
 def rolling_windows(tokens: list[int], prefix: list[int], context_tokens: int,

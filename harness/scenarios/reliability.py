@@ -24,10 +24,21 @@ from collections.abc import Callable
 
 from harness.backends.base import Backend
 from harness.measure.memory import current_rss_bytes, release_free_heap
-from harness.results import Measurement
+from harness.records import Measurement
 from harness.scenarios import speed
+from harness.scenarios.base import Scenario
 
 Progress = Callable[[int], None] | None
+#: fixed prompts for the determinism check (English and Korean), rendered with the
+#: model's own chat template when it has one
+PROMPTS = [
+    "Explain in two sentences why the sky is blue.",
+    "Write a short list of three fruits.",
+    "한국의 수도는 어디인가요? 한 문장으로 답하세요.",
+    "Continue the story: The robot opened the door and",
+]
+DETERMINISM_TASK = {"name": "determinism", "kind": "determinism", "version": 1}
+SOAK_TASK = {"name": "soak", "kind": "soak", "version": 1}
 
 
 def slope_per_minute(ts: list[float], ys: list[float]) -> float:
@@ -87,9 +98,72 @@ def soak(backend: Backend, *, duration_s: float, prompt_tokens: int, gen_tokens:
             {"last_error": last_error, "generations": len(ts)})
 
 
-def run(backend: Backend, *, task: dict, on_repetition: Progress = None, **params):
-    """Dispatch on task["kind"]: "determinism" or "soak"."""
-    kinds = {"determinism": determinism, "soak": soak}
-    if task["kind"] not in kinds:
-        raise ValueError(f"unknown reliability kind {task['kind']!r}")
-    return kinds[task["kind"]](backend, on_repetition=on_repetition, **params)
+KINDS = {"determinism": determinism, "soak": soak}
+
+
+class ReliabilityScenario(Scenario):
+    """Items: determinism {task, prompts, gen_tokens, repetitions, worker?} or soak {task,
+    duration_s, prompt_tokens, gen_tokens}. A two-process determinism check is two jobs
+    whose items say which worker they are (params.worker = 1, 2)."""
+
+    name = "reliability"
+
+    def kind(self, item: dict) -> str:
+        return item["task"]["kind"]
+
+    def key(self, item: dict) -> str:
+        worker = item.get("worker")
+        return item["task"]["name"] + (f"-w{worker}" if worker else "")
+
+    def describe(self, job) -> str:
+        return "reliability: " + ", ".join(self.key(it) for it in job.items)
+
+    def run(self, backend, item, shared, progress):
+        kind = item["task"]["kind"]
+        if kind not in KINDS:
+            raise ValueError(f"unknown reliability kind {kind!r}")
+        params = {k: v for k, v in item.items() if k not in ("task", "worker")}
+        return KINDS[kind](backend, on_repetition=progress, **params)
+
+
+def items(model_path, fmt: str, soak_s: float, *, determinism_workers: int = 2
+          ) -> tuple[list[list[dict]], list[dict]]:
+    """(determinism items, one list per worker process; soak items) for a verify run.
+
+    The determinism prompts are rendered with the model's own chat template when it has
+    one (GGUF metadata or tokenizer_config.json)."""
+    from harness.data.chat import chat_template, render
+
+    template = chat_template(model_path) if fmt in ("gguf", "onnx") else None
+    prompts = [render(template, [{"role": "user", "content": p}], source=model_path)
+               if template else p for p in PROMPTS]
+    det = {"task": dict(DETERMINISM_TASK), "prompts": prompts, "gen_tokens": 32,
+           "repetitions": 3}
+    per_worker = [[{**det, "worker": w + 1}] for w in range(determinism_workers)]
+    soak_items = [{"task": dict(SOAK_TASK), "duration_s": soak_s, "prompt_tokens": 64,
+                   "gen_tokens": 64}] if soak_s > 0 else []
+    return per_worker, soak_items
+
+
+def combine_determinism(records) -> tuple[tuple[float, ...], list[dict], object] | None:
+    """Determinism across two worker processes, from their records (harness.records.Record).
+
+    Per prompt 1 only if both workers repeated themselves and agreed with each other;
+    mismatches name the first differing token. Returns (samples, mismatches, the first
+    worker's record) or None when either worker has no ok record."""
+    by_worker = {r.params.get("worker"): r for r in records
+                 if r.ok and r.kind == "determinism" and r.params.get("worker")}
+    if not {1, 2} <= set(by_worker):
+        return None
+    a, b = by_worker[1], by_worker[2]
+    sa, sb = a.samples("determinism"), b.samples("determinism")
+    samples, mismatches = [], []
+    for i, (oa, ob) in enumerate(zip(a.details["outputs"], b.details["outputs"])):
+        same = tuple(oa) == tuple(ob)
+        if not same:
+            k = next((j for j, (x, y) in enumerate(zip(oa, ob)) if x != y), min(len(oa), len(ob)))
+            mismatches.append({"prompt": i, "position": k,
+                               "expected": oa[k] if k < len(oa) else None,
+                               "got": ob[k] if k < len(ob) else None})
+        samples.append(1.0 if same and sa[i] == 1.0 and sb[i] == 1.0 else 0.0)
+    return tuple(samples), mismatches, a

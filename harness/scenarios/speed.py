@@ -20,9 +20,11 @@ import time
 from collections.abc import Callable
 
 from harness.backends.base import Backend
-from harness.results import Measurement
+from harness.records import Measurement
+from harness.scenarios.base import Scenario
 
 PROMPT_SEED = 1234
+TASK = {"name": "speed", "version": 1, "kind": "speed"}
 
 
 def synthetic_prompt(vocab_size: int, n_tokens: int, seed: int = PROMPT_SEED) -> list[int]:
@@ -69,3 +71,29 @@ def run(backend: Backend, *, prompt_tokens: int, gen_tokens: int, repetitions: i
         Measurement("itl_ms", "ms", False, tuple(itl)),
         Measurement("e2e_ms", "ms", False, tuple(e2e)),
     ]
+
+
+class SpeedScenario(Scenario):
+    """Items are {"prompt_tokens", "gen_tokens"}; shared holds repetitions and warmup."""
+
+    name = "speed"
+
+    def key(self, item: dict) -> str:
+        return f"p{item['prompt_tokens']}-g{item['gen_tokens']}"
+
+    def describe(self, job) -> str:
+        return (", ".join(f"p{s['prompt_tokens']}/g{s['gen_tokens']}" for s in job.items)
+                + f" ({job.shared['repetitions']} reps + {job.shared['warmup']} warm-up, "
+                  f"n_ctx {job.n_ctx})")
+
+    def task(self, item: dict) -> dict:
+        return dict(TASK)
+
+    def params(self, item: dict, shared: dict) -> dict:
+        return {**item, **shared}
+
+    def units(self, item: dict, shared: dict) -> int:
+        return shared.get("repetitions", 1)
+
+    def run(self, backend, item, shared, progress):
+        return run(backend, **shared, **item, on_repetition=progress), None

@@ -1,0 +1,226 @@
+"""The library API: everything the command line does, as function calls.
+
+    from harness import api
+    from harness.engine.request import RunRequest
+
+    request = RunRequest(models=("smollm2-135m-instruct-q4_1",), backends=("llama_cpp",),
+                         prompts=(128,), gens=(64,), reps=3, tasks=())
+    plan = api.plan(request)                 # checked: models, files, backends, tasks
+    result = api.execute(plan, out_dir="results/runs")
+    for record in result.records:            # harness.records.Record, read-only
+        print(record.label(), record.stat("decode_tps"))
+
+plan() checks a RunRequest and lists its jobs; execute() runs them, each in a fresh
+worker process, writing one record file per item and handing each record to `sinks` as
+it arrives. verify() and parity() build on the same two calls and emit what they derive
+(determinism across workers, parity records, verdicts) through the same session.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.engine.plan import Plan
+from harness.engine.request import RunRequest
+from harness.errors import BenchError
+from harness.records import Record
+
+Log = Callable[[str], None]
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def default_out_dir() -> Path:
+    from harness.config import project_root
+
+    return project_root() / "results" / "runs"
+
+
+@dataclass
+class RunResult:
+    """What execute() produced: the run folder and its records, in the order they came."""
+
+    run_id: str
+    run_dir: Path
+    records: list[Record]
+    session: object = field(repr=False, default=None)
+
+    @property
+    def failed(self) -> list[Record]:
+        return [r for r in self.records if not r.ok]
+
+
+def plan(request: RunRequest, *, parity_dump_dir: Path | None = None) -> Plan:
+    """Check `request` and plan its jobs (nothing is written, no worker starts)."""
+    from harness.engine.plan import from_request
+
+    return from_request(request, parity_dump_dir=parity_dump_dir)
+
+
+def execute(plan: Plan, *, out_dir: str | Path | None = None,
+            sinks: Iterable[Callable[[Record], None]] = (), progress=None,
+            log: Log = _stderr, run_id: str | None = None,
+            skip: Iterable[str] = ()) -> RunResult:
+    """Run a plan into out_dir/<run id>/ (default results/runs); `skip` names record keys
+    already finished (resume). Raises harness.engine.session.Interrupted on Ctrl-C."""
+    from harness.engine.session import Session
+
+    session = Session(plan=plan, out_dir=Path(out_dir) if out_dir else default_out_dir(),
+                      sinks=list(sinks), progress=progress, log=log,
+                      skip=frozenset(skip), **({"run_id": run_id} if run_id else {}))
+    records = session.execute()
+    return RunResult(session.run_id, session.run_dir, records, session)
+
+
+def prepare(model: str, precision: str = "int4", *, models_file: str | None = None,
+            log: Log = _stderr) -> Path:
+    """The ONNX folder for a GGUF model (catalogue id or path), converted once and cached."""
+    from harness import prepare as prep
+    from harness.engine import resolve
+    from harness.models import resolve as resolve_file
+
+    cat, cat_path = resolve.catalogue(models_file)
+    spec = resolve.model_spec(cat, model)
+    if spec.format != "gguf":
+        raise BenchError(f"model {spec.id!r} is already {spec.format}; prepare converts GGUF")
+    path, digest = resolve_file(spec, cat_path.parent)
+    return prep.prepare_onnx(path, digest, precision, log=log)
+
+
+# ------------------------------------------------------------------ verify
+def verify_request(device: str, *, model: str | None = None,
+                   backends: Iterable[str] = ("llama_cpp",), reps: int = 10,
+                   soak_seconds: float = 120.0, limit: int | None = None,
+                   data_dir: str | None = None, precision: str = "int4",
+                   timeout: float = 600.0, models_file: str | None = None) -> RunRequest:
+    """The run a device profile's budgets need: speed at the budgeted prompt and
+    generation lengths (128/64 otherwise), the named quality tasks, greedy determinism in
+    two worker processes (when budgeted) and a soak run."""
+    from harness.config import load_device
+
+    prof = load_device(device)
+    budgets = prof.budgets
+    if not budgets:
+        raise BenchError(f"device profile {prof.name!r} has no budgets to verify")
+    if reps < 2:
+        raise BenchError("--reps: at least 2 repetitions are needed for a confidence bound")
+    return RunRequest(
+        models=(model,) if model else (), device=device, backends=tuple(backends) or ("llama_cpp",),
+        prompts=tuple(sorted({b.prompt_tokens for b in budgets if b.prompt_tokens} or {128})),
+        gens=tuple(sorted({b.gen_tokens for b in budgets if b.gen_tokens} or {64})),
+        reps=reps, warmup=1, timeout=timeout, precision=precision, speed=True,
+        tasks=tuple(sorted({b.task for b in budgets if b.task})), limit=limit,
+        data_dir=str(Path(data_dir).resolve()) if data_dir else None, models_file=models_file,
+        determinism_workers=2 if any(b.metric == "determinism" for b in budgets) else 0,
+        soak_seconds=soak_seconds)
+
+
+@dataclass
+class VerifyResult:
+    run: RunResult
+    verdicts: list[dict]
+
+    @property
+    def passed(self) -> bool:
+        return all(v["verdict"] == "pass" for v in self.verdicts)
+
+
+def verify(plan: Plan, *, out_dir: str | Path | None = None,
+           sinks: Iterable[Callable[[Record], None]] = (), progress=None,
+           log: Log = _stderr, report: bool = True) -> VerifyResult:
+    """Execute a verify plan, then per backend: the determinism record across the two
+    workers, the verdict (verdict.json, or verdict-<backend>.json when several) and,
+    with `report`, report.html and report.md in the run folder."""
+    from harness.records import verdict_filename
+    from harness.scenarios.reliability import combine_determinism
+    from harness.verdict import verdict
+
+    run = execute(plan, out_dir=out_dir, sinks=sinks, progress=progress, log=log)
+    session = run.session
+    (model,) = plan.models.values()
+    env = run.records[0].env if run.records else {}
+    backends = list(dict.fromkeys(j.backend for j in plan.jobs))
+    docs = []
+    for backend in backends:
+        mine = [r for r in session.records if r.backend == backend]
+        combined = combine_determinism(mine)
+        if combined:
+            samples, mismatches, base = combined
+            from harness.records import Measurement
+
+            params = {k: v for k, v in base.params.items() if k != "worker"}
+            mine.append(session.derived(
+                f"{backend}-{model.spec.id}-t{params['threads']}-determinism", seq=base.seq,
+                kind="determinism", started_at=base["started_at"], model=base.model,
+                backend=base["backend"], device=base["device"],
+                task={"name": "determinism", "kind": "determinism", "version": 1},
+                params=params, env=base.env,
+                measurements=[Measurement("determinism", "identical (1) or not (0)", True,
+                                          samples)],
+                details={"mismatches": mismatches, "workers": 2}))
+        doc = verdict(mine, plan.device, model={"id": model.spec.id, "sha256": model.sha256},
+                      backend=backend, run_id=run.run_id, env=env,
+                      host_warnings=plan.warnings)
+        session.write(verdict_filename(backend, len(backends)), doc)
+        docs.append(doc)
+    if report:
+        from harness.report import write_report
+
+        html, md = write_report([run.run_dir], run.run_dir)
+        log(f"report: {html}\n        {md}")
+    return VerifyResult(run, docs)
+
+
+# ------------------------------------------------------------------ parity
+@dataclass
+class ParityResult:
+    run: RunResult
+    rows: list[dict]
+    failed: dict[str, str]
+
+
+def parity_request(*, model: str | None = None, backends: Iterable[str] = (),
+                   task: str = "prose_en", tokens: int = 512, device: str = "host",
+                   precision: str = "int4", models_file: str | None = None) -> RunRequest:
+    """Default backends: llama_cpp, onnxruntime and transformers, where installed."""
+    from harness import backends as reg
+
+    if tokens < 2:
+        raise BenchError("--tokens: at least 2 positions are needed")
+    names = tuple(backends) or tuple(b for b in ("llama_cpp", "onnxruntime", "transformers")
+                                     if reg.available(b))
+    return RunRequest(models=(model,) if model else (), backends=names, device=device,
+                      precision=precision, models_file=models_file, speed=False, tasks=(),
+                      parity_task=task, parity_tokens=tokens)
+
+
+def parity(request: RunRequest, *, out_dir: str | Path | None = None, log: Log = _stderr,
+           on_plan: Callable[[Plan], None] | None = None) -> ParityResult:
+    """Dump each backend's next-token distributions (one worker each), then compare each
+    with the reference (transformers when included, else the first backend) and emit one
+    parity record per pair."""
+    import tempfile
+
+    from harness.scenarios.parity import pairwise
+
+    names = list(request.backends)
+    reference = "transformers" if "transformers" in names else names[0]
+    with tempfile.TemporaryDirectory(prefix="sllm-bench-parity-") as tmp:
+        the_plan = plan(request, parity_dump_dir=Path(tmp))
+        if on_plan:
+            on_plan(the_plan)
+        run = execute(the_plan, out_dir=out_dir, log=log)
+        dumps = {r.backend: r for r in run.records}
+        failed = {b: r.error["message"] for b, r in dumps.items() if not r.ok}
+        text_task = the_plan.jobs[0].shared["text_task"]
+        rows = []
+        for seq, (key, fields, row) in enumerate(pairwise(dumps, reference, names, Path(tmp),
+                                                          text_task)):
+            run.session.derived(key, seq=seq, **fields)
+            rows.append(row)
+    return ParityResult(run, rows, failed)

@@ -1,0 +1,98 @@
+"""What the commands share: the sweep flags, logging to stderr, the progress bar, exit codes.
+
+Only light imports here: `sllm-bench --help` imports every command module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import sys
+from collections.abc import Iterator
+
+from harness.cli.printers import FORMATS
+from harness.errors import BenchError
+
+EPILOG = ("exit codes: 0 success; 1 a run failed; 2 bad input (file, key or flag); "
+          "130 interrupted")
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def split(values: list[str] | None) -> list[str]:
+    """Repeated and comma-separated flag values, in order, blanks dropped."""
+    return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
+
+
+def positive_seconds(flag: str, value: float) -> float:
+    if not math.isfinite(value) or value <= 0:
+        raise BenchError(f"{flag}: must be a positive number of seconds, got {value}")
+    return value
+
+
+def add_run_args(p: argparse.ArgumentParser) -> None:
+    """The sweep flags of `run`."""
+    p.add_argument("--model", "-m", action="append", metavar="ID|PATH",
+                   help="catalogue id or path to a .gguf file; repeat or comma-separate "
+                        "(default: the catalogue's default)")
+    p.add_argument("--backend", "-b", action="append", metavar="NAME",
+                   help="llama_cpp, onnxruntime, ort_genai, transformers; repeat or "
+                        "comma-separate (default: every available on-device backend)")
+    p.add_argument("--device", "-d", default="host", help="device profile name or YAML path "
+                   "(default: host)")
+    p.add_argument("--prompt", "-p", default="128", help="prompt lengths in tokens, e.g. "
+                   "128,512 (default: 128)")
+    p.add_argument("--gen", "-n", default="64", help="generated tokens, e.g. 64,128 "
+                   "(default: 64)")
+    p.add_argument("--threads", "-t", default=None, help="thread counts, e.g. 1,2 "
+                   "(default: from the device profile)")
+    p.add_argument("--reps", "-r", type=int, default=5, help="timed repetitions per setting "
+                   "(default: 5)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed warm-up repetitions "
+                   "(default: 1)")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds a worker may go "
+                   "without progress before it is killed (default: 600)")
+    p.add_argument("--precision", choices=("int4", "fp32"), default="int4",
+                   help="ONNX precision for onnxruntime/ort_genai (default: int4)")
+    p.add_argument("--format", "-o", choices=FORMATS, default="markdown",
+                   help="output format on standard output (default: markdown)")
+    p.add_argument("--out", default=None, help="results folder (default: results/runs)")
+    p.add_argument("--tasks", action="append", metavar="NAMES",
+                   help="quality tasks (tasks/*.yaml names), comma-separated; 'default' for "
+                        "the offline default set, 'none' for speed only (default: default)")
+    p.add_argument("--limit", type=int, default=None, metavar="N",
+                   help="first N items of each quality task")
+    p.add_argument("--data-dir", default=None, metavar="DIR",
+                   help="look for task data files in DIR instead of their usual place")
+    p.add_argument("--no-speed", action="store_true", help="quality tasks only")
+    p.add_argument("--resume", metavar="RUN_DIR", default=None,
+                   help="redo only the unfinished records of an earlier run (other sweep "
+                        "flags are taken from its run.json)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan and stop")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def print_plan(title: str, plan) -> None:
+    from harness.engine.plan import describe
+
+    for w in plan.warnings + plan.notes:
+        log(f"warning: {w}")
+    log(title)
+    for line in describe(plan.jobs):
+        log(line)
+
+
+@contextlib.contextmanager
+def progress_bar(plan, enabled: bool) -> Iterator[object | None]:
+    """A progress bar on stderr when it is a terminal and `enabled`, else None."""
+    if not (enabled and sys.stderr.isatty()):
+        yield None
+        return
+    from harness.cli.progress import RichProgress
+    from harness.engine.session import total_units
+
+    with RichProgress(total_units(plan.jobs)) as bar:
+        yield bar

@@ -1,0 +1,91 @@
+"""`sllm-bench run`: measure speed, memory and quality (the main job)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.cli.common import EPILOG, add_run_args, log, positive_seconds, print_plan, split
+from harness.errors import BenchError, DataError
+
+
+def register(sub) -> None:
+    run = sub.add_parser("run", help="measure speed and memory (the main job)",
+                         description="Run the speed scenario for every model x backend x "
+                         "threads x prompt x gen combination, each worker in a fresh process.",
+                         epilog=EPILOG)
+    add_run_args(run)
+    run.set_defaults(handler=cmd_run)
+
+
+def request_from_args(args):
+    """The flags as a RunRequest (each bad flag a one-line error naming it)."""
+    from harness.engine import plan
+    from harness.engine.request import RunRequest
+
+    if args.reps < 1:
+        raise BenchError(f"--reps: must be at least 1, got {args.reps}")
+    if args.warmup < 0:
+        raise BenchError(f"--warmup: must be 0 or more, got {args.warmup}")
+    positive_seconds("--timeout", args.timeout)
+    if args.limit is not None and args.limit < 1:
+        raise BenchError(f"--limit: must be at least 1, got {args.limit}")
+    gens = plan.parse_int_list(args.gen, "--gen")
+    if min(gens) < 2:
+        raise BenchError("--gen: at least 2 tokens are needed to measure decode speed")
+    tasks = split(args.tasks) if args.tasks else ["default"]
+    return RunRequest(
+        models=split(args.model), backends=split(args.backend), device=args.device,
+        threads=plan.parse_int_list(args.threads, "--threads") if args.threads else None,
+        prompts=plan.parse_int_list(args.prompt, "--prompt"), gens=gens, reps=args.reps,
+        warmup=args.warmup, timeout=args.timeout, precision=args.precision,
+        speed=not args.no_speed, tasks=[] if tasks == ["none"] else tasks, limit=args.limit,
+        data_dir=str(Path(args.data_dir).resolve()) if args.data_dir else None,
+        models_file=args.models_file)
+
+
+def resumed_request(run_dir: Path):
+    """The request in an earlier run's run.json, validated like any input."""
+    from pydantic import ValidationError
+
+    from harness.engine.request import RunRequest
+    from harness.engine.session import read_manifest
+
+    data = read_manifest(run_dir)["request"]
+    try:
+        return RunRequest.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "request"
+        raise DataError(f"invalid request in run.json at {where}: {err['msg']}",
+                        path=run_dir / "run.json") from None
+
+
+def cmd_run(args) -> int:
+    from harness import api
+    from harness.cli import printers
+    from harness.cli.common import progress_bar
+    from harness.engine.session import finished_keys
+
+    if args.resume:
+        run_dir = Path(args.resume).resolve()
+        request = resumed_request(run_dir)
+        skip = finished_keys(run_dir)
+        out_dir, run_id = run_dir.parent, run_dir.name
+        log(f"resuming {run_dir}: {len(skip)} record(s) already finished")
+    else:
+        request = request_from_args(args)
+        skip, out_dir, run_id = set(), (Path(args.out) if args.out else None), None
+    plan = api.plan(request)
+    print_plan(f"plan (device {plan.device.name}, pinned to CPUs {plan.device.cpu_set()}):",
+               plan)
+    if args.dry_run:
+        return 0
+    printer = printers.make(args.format)
+    printer.header()
+    with progress_bar(plan, not args.no_progress) as bar:
+        result = api.execute(plan, out_dir=out_dir, sinks=[printer.record], progress=bar,
+                             log=log, run_id=run_id, skip=skip)
+    printer.footer()
+    log(f"results: {result.run_dir} ({len(result.records)} record(s), "
+        f"{len(result.failed)} failed)")
+    return 1 if result.failed else 0

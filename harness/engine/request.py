@@ -1,0 +1,68 @@
+"""RunRequest: everything a run needs, as one frozen, validated value.
+
+The CLI (`run`, `verify`, `parity`), the library API and the pytest plugin all build a
+RunRequest and hand it to harness.api.plan(). It is kept in the run folder's run.json,
+so `run --resume` rebuilds exactly the same request (and validates it like any input).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+PRECISIONS = ("int4", "fp32")
+
+
+class RunRequest(BaseModel):
+    """What to measure. Empty `models` or `backends` mean the catalogue's default model and
+    every installed on-device backend; `tasks` ["default"] is the offline default set and
+    [] means speed only; `threads` None takes the device profile's."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    models: tuple[str, ...] = ()
+    backends: tuple[str, ...] = ()
+    device: str = "host"
+    threads: tuple[int, ...] | None = None
+    prompts: tuple[int, ...] = (128,)
+    gens: tuple[int, ...] = (64,)
+    reps: int = Field(5, ge=1)
+    warmup: int = Field(1, ge=0)
+    timeout: float = Field(600.0, gt=0)
+    precision: Literal["int4", "fp32"] = "int4"
+    speed: bool = True
+    tasks: tuple[str, ...] = ("default",)
+    limit: int | None = Field(None, ge=1)
+    data_dir: str | None = None
+    models_file: str | None = None
+    #: reliability (verify): greedy determinism in this many worker processes (0: none),
+    #: and a soak run of this many seconds (0: none)
+    determinism_workers: int = Field(0, ge=0, le=8)
+    soak_seconds: float = Field(0.0, ge=0)
+    #: parity: compare next-token distributions of this perplexity task's text, over
+    #: parity_tokens positions, across `backends` (a parity request runs nothing else)
+    parity_task: str | None = None
+    parity_tokens: int = Field(512, ge=2)
+
+    @field_validator("threads", "prompts")
+    @classmethod
+    def _positive(cls, v):
+        if v is not None and (not v or any(x <= 0 for x in v)):
+            raise ValueError("values must be positive integers")
+        return v if v is None else tuple(sorted(set(v)))
+
+    @field_validator("gens")
+    @classmethod
+    def _two_tokens(cls, v):
+        if not v or any(x < 2 for x in v):
+            raise ValueError("at least 2 tokens are needed to measure decode speed")
+        return tuple(sorted(set(v)))
+
+    @field_validator("timeout", "soak_seconds")
+    @classmethod
+    def _finite(cls, v):
+        if not math.isfinite(v):
+            raise ValueError("must be a finite number")
+        return v
