@@ -9,7 +9,7 @@ import time
 import pytest
 
 from conftest import write
-from harness.results import read_record, record_files
+from harness.records import read_record, record_files
 
 FAULTS = ["kill", "segfault", "raise", "hang", "exit", "nan"]
 

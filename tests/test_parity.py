@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, run_cli, smollm2_path
-from harness.parity import compare
+from harness.scenarios.parity import compare
 
 
 def log_softmax(x):

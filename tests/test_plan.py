@@ -1,6 +1,6 @@
 import pytest
 
-from harness import plan
+from harness.engine import plan
 from harness.errors import BenchError
 
 

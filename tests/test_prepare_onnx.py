@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import prepare
+from harness.prepare import onnx as prepare
 from harness.errors import ModelError
 
 SHA = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
@@ -153,10 +153,10 @@ def test_layered_rope_is_flattened_for_the_builder():
     config = SimpleNamespace(rope_parameters={
         "full_attention": {"rope_theta": 1e6, "rope_type": "default"},
         "sliding_attention": {"rope_theta": 1e4, "rope_type": "default"}})
-    prepare._flatten_layered_rope(config)
+    prepare.flatten_layered_rope(config)
     assert config.rope_theta == 1e6 and config.rope_local_base_freq == 1e4
     assert config.rope_parameters == {"rope_theta": 1e6, "rope_type": "default"}
     flat = SimpleNamespace(rope_parameters={"rope_theta": 1e5, "rope_type": "default"})
-    prepare._flatten_layered_rope(flat)
+    prepare.flatten_layered_rope(flat)
     assert flat.rope_parameters == {"rope_theta": 1e5, "rope_type": "default"}
     assert not hasattr(flat, "rope_local_base_freq")

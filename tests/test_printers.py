@@ -1,9 +1,9 @@
 import io
 import json
 
-from harness import printers
-from harness.provenance import environment
-from harness.results import Measurement, make_record
+from harness.cli import printers
+from harness.measure.environment import environment
+from harness.records import Measurement, make_record
 
 
 def record(backend="llama_cpp", decode=(100.0, 110.0, 90.0), error=None):
@@ -16,7 +16,7 @@ def record(backend="llama_cpp", decode=(100.0, 110.0, 90.0), error=None):
         Measurement("peak_rss_mb", "MB", False, (200.0,)),
         Measurement("model_size_mb", "MB", False, (93.8,)),
     ]
-    return make_record(run_id="r1", seq=0, started_at="t", model={"id": "m", "format": "gguf",
+    return make_record(kind="speed", run_id="r1", seq=0, started_at="t", model={"id": "m", "format": "gguf",
                        "sha256": None, "size_bytes": 1}, backend={"name": backend},
                        device={"name": "host"}, task={"name": "speed", "version": 1},
                        params={"prompt_tokens": 128, "gen_tokens": 64, "threads": 2},
@@ -59,7 +59,7 @@ def test_json_and_jsonl_agree():
 
 def test_quality_table_gives_every_accuracy_with_its_standard_error():
     samples = (1.0, 0.0, 1.0, 1.0)
-    rec = make_record(run_id="r1", seq=0, started_at="t", model={"id": "m", "format": "gguf",
+    rec = make_record(kind="quality", run_id="r1", seq=0, started_at="t", model={"id": "m", "format": "gguf",
                       "sha256": None, "size_bytes": 1}, backend={"name": "llama_cpp"},
                       device={"name": "host"},
                       task={"name": "mc_en", "version": 1, "kind": "multiple_choice",

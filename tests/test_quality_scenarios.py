@@ -333,7 +333,7 @@ def repo(monkeypatch):
 
 
 def test_korean_perplexity_counts_utf8_bytes(repo, tmp_path):
-    from harness.tasks import load_task, prepare
+    from harness.data.tasks import load_task, prepare
 
     prepared = prepare(load_task("prose_ko"))
     text = prepared["items"][0]["text"]
@@ -351,7 +351,7 @@ def test_korean_perplexity_counts_utf8_bytes(repo, tmp_path):
 
 
 def test_korean_multiple_choice_end_to_end(repo, tmp_path):
-    from harness.tasks import load_task, prepare
+    from harness.data.tasks import load_task, prepare
 
     prepared = prepare(load_task("mc_ko"), limit=10)
     out = metrics(quality.run(fake(tmp_path), task=prepared["task"], items=prepared["items"]))

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from conftest import ROOT, run_cli, smollm2_path
-from harness import tasks
+from harness.data import tasks
 
 pytestmark = [
     pytest.mark.real,
@@ -53,7 +53,7 @@ def test_hellaswag_acc_per_token_equals_llama_perplexity(tmp_path):
 def test_arc_easy_equals_lm_evaluation_harness_item_by_item(tmp_path):
     from harness.backends.base import LoadRequest
     from harness.backends.transformers import TransformersBackend
-    from harness.results import read_record, record_files
+    from harness.records import read_record, record_files
     from harness.scenarios.multiple_choice import item_requests
 
     run_cli("run", "--no-speed", "-b", "transformers", "--tasks", "arc_easy", "--limit", "24",

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from conftest import run_cli
-from harness.results import read_record, record_files
-from harness.runner import run_worker
+from harness.records import read_record, record_files
+from harness.engine.runner import run_worker
 
 
 def payload(tmp_path, **options):

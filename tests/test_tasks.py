@@ -7,7 +7,7 @@ import pickle
 import pytest
 
 from conftest import ROOT, write
-from harness import tasks as T
+from harness.data import tasks as T
 from harness.errors import ConfigError, DataError
 
 SHIPPED_DEFAULTS = ["mc_en", "mc_ko", "prose_en", "prose_ko"]

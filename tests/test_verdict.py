@@ -5,8 +5,8 @@ import json
 import pytest
 
 from conftest import run_cli, write
-from harness.provenance import environment
-from harness.results import Measurement, make_record, read_record, record_files
+from harness.measure.environment import environment
+from harness.records import Measurement, make_record, read_record, record_files
 from harness.specs import DeviceProfile
 from harness.verdict import check_budget, markdown_table, verdict
 
@@ -17,7 +17,7 @@ def speed_record(decode, ttft=(100.0,) * 10, prompt=128, threads=2, peak=300.0):
           Measurement("itl_ms", "ms", False, tuple(1000 / d for d in decode for _ in range(5))),
           Measurement("load_s", "s", False, (0.5,)),
           Measurement("peak_rss_mb", "MB", False, (peak,))]
-    return make_record(run_id="r", seq=0, started_at="t",
+    return make_record(kind="speed", run_id="r", seq=0, started_at="t",
                        model={"id": "m", "format": "gguf", "sha256": None, "size_bytes": 1},
                        backend={"name": "llama_cpp"}, device={"name": "d"},
                        task={"name": "speed", "version": 1},
@@ -26,7 +26,7 @@ def speed_record(decode, ttft=(100.0,) * 10, prompt=128, threads=2, peak=300.0):
 
 
 def quality_record(task, correct, n):
-    return make_record(run_id="r", seq=1, started_at="t",
+    return make_record(kind="quality", run_id="r", seq=1, started_at="t",
                        model={"id": "m", "format": "gguf", "sha256": None, "size_bytes": 1},
                        backend={"name": "llama_cpp"}, device={"name": "d"},
                        task={"name": task, "version": 1, "kind": "multiple_choice"},
