@@ -131,3 +131,29 @@ def test_modules_stay_small():
     big = {m: n for m, p in modules().items()
            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 400}
     assert not big, big
+
+
+def imports_of_test_modules(source: str) -> list[tuple[int, str]]:
+    """(line, module) of every import of a test_* module in `source`."""
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names = [node.module] if node.module else [a.name for a in node.names]
+        else:
+            continue
+        out += [(node.lineno, n) for n in names
+                if any(part.startswith("test_") for part in n.split("."))]
+    return out
+
+
+def test_tests_do_not_import_other_test_files():
+    """Shared test code lives in tests/helpers.py (or conftest.py), never in a test_*.py
+    file that another test file imports."""
+    sample = "import test_a\nfrom test_b import x\nfrom . import test_c\nfrom helpers import y\n"
+    assert [n for _, n in imports_of_test_modules(sample)] == ["test_a", "test_b", "test_c"]
+    bad = [f"{p.relative_to(ROOT)}:{line} imports {name}"
+           for p in sorted((ROOT / "tests").rglob("*.py"))
+           for line, name in imports_of_test_modules(p.read_text(encoding="utf-8"))]
+    assert not bad, "\n".join(bad)

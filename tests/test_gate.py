@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import FAKE_MODELS, ROOT, run_cli, write
+from conftest import ROOT, run_cli, write
 from harness.cli import main
 from harness.gate.config import load as load_config
 from harness.gate.stats import (IMPROVED, NOT_GATED, OK, REGRESSION, TOO_FEW, Rule,
@@ -19,6 +19,7 @@ from harness.gate.stats import (IMPROVED, NOT_GATED, OK, REGRESSION, TOO_FEW, Ru
 from harness.measure.environment import environment
 from harness.records import (Measurement, Record, make_record, read_record, record_files,
                              write_json)
+from helpers import set_fake_speed
 
 # ------------------------------------------------------------------ synthetic noise
 TRIALS_DETECT = 1000
@@ -355,13 +356,6 @@ def test_export_pytest_benchmark_json(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------ end to end, fake backend
-def set_fake_speed(project, decode_ms: float) -> None:
-    """Model fake-ok decodes at `decode_ms` per token: the same model id, slower or not."""
-    block = "  - id: fake-ok\n    format: fake\n    source: {kind: path, path: fake.bin}\n"
-    write(project / "models.yaml", FAKE_MODELS.replace(
-        block, block + f"    options: {{decode_ms_per_token: {decode_ms}}}\n"))
-
-
 def fake_run(project, out: str, decode_ms: float) -> str:
     set_fake_speed(project, decode_ms)
     r = run_cli("run", "--tasks", "none", "-b", "fake", "-p", "16", "-n", "16", "-r", "10",

@@ -15,49 +15,8 @@ from conftest import run_cli
 from harness.leaderboard import build as lb
 from harness.leaderboard.inputs import collect
 from harness.leaderboard.publish import PAGE_FILES
-from harness.measure.environment import environment
-from harness.records import MAX_RECORD_BYTES, Measurement, Record, make_record, write_json
-
-T0 = "2026-01-01T00:00:00+00:00"
-
-
-def speed_record(model="m", backend="llama_cpp", device="host", *, prompt=128, gen=64,
-                 threads=2, ttft=50.0, prefill=2560.0, decode=100.0, rss=200.0, size=93.8,
-                 run_id="r1", seq=0, finished=T0, error=None) -> Record:
-    ms = None if error else [
-        Measurement("ttft_ms", "ms", False, (ttft,)),
-        Measurement("prefill_tps", "tokens/s", True, (prefill,)),
-        Measurement("decode_tps", "tokens/s", True, (decode,)),
-        Measurement("itl_ms", "ms", False, (9.0, 10.0, 11.0)),
-        Measurement("load_s", "s", False, (0.25,)),
-        Measurement("peak_rss_mb", "MB", False, (rss,)),
-        Measurement("rss_after_load_mb", "MB", False, (rss - 20,)),
-        Measurement("model_size_mb", "MB", False, (size,)),
-    ]
-    rec = make_record(kind="speed", run_id=run_id, seq=seq, started_at=finished,
-                      model={"id": model, "format": "gguf", "sha256": "ab" * 32,
-                             "size_bytes": int(size * 2**20), "parameters": "135M",
-                             "quantization": "Q4_1", "artifact": {"kind": "gguf"}},
-                      backend={"name": backend}, device={"name": device},
-                      task={"name": "speed", "version": 1},
-                      params={"prompt_tokens": prompt, "gen_tokens": gen, "threads": threads,
-                              "repetitions": 1},
-                      env=environment(), measurements=ms, error=error)
-    return Record({**rec.to_dict(), "finished_at": finished})
-
-
-def quality_record(task="arc_easy", acc=(1.0, 0.0, 1.0, 1.0), backend="llama_cpp",
-                   device="host", run_id="q1", finished=T0, model="m") -> Record:
-    rec = speed_record(model, backend, device, run_id=run_id, finished=finished).to_dict()
-    rec["kind"] = "quality"
-    rec["task"] = {"name": task, "version": 1, "kind": "multiple_choice"}
-    rec["measurements"] = [Measurement("acc", "fraction", True, acc).to_dict()]
-    if task.startswith("wikitext"):
-        rec["task"]["kind"] = "perplexity"
-        rec["measurements"] = [Measurement(m, "ppl", False, (v,)).to_dict() for m, v in
-                               (("token_perplexity", 21.5), ("bits_per_byte", 0.9),
-                                ("window_nll", 3.0))]
-    return Record(rec)
+from harness.records import MAX_RECORD_BYTES, Record, write_json
+from helpers import T0, quality_record, speed_record
 
 
 def verdict(run_id="r1", model="m", backend="llama_cpp", device="host", outcome="pass"):

@@ -17,7 +17,7 @@ import pytest
 
 from conftest import run_cli
 from harness.records import write_json
-from test_leaderboard import quality_record, speed_record
+from helpers import quality_record, speed_record
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):

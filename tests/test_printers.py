@@ -4,23 +4,7 @@ import json
 from harness.cli import printers
 from harness.measure.environment import environment
 from harness.records import Measurement, make_record
-
-
-def record(backend="llama_cpp", decode=(100.0, 110.0, 90.0), error=None):
-    ms = None if error else [
-        Measurement("ttft_ms", "ms", False, (50.0, 52.0, 48.0)),
-        Measurement("prefill_tps", "tokens/s", True, (2560.0, 2461.5, 2666.7)),
-        Measurement("decode_tps", "tokens/s", True, decode),
-        Measurement("itl_ms", "ms", False, (9.0, 10.0, 11.0, 12.0)),
-        Measurement("load_s", "s", False, (0.25,)),
-        Measurement("peak_rss_mb", "MB", False, (200.0,)),
-        Measurement("model_size_mb", "MB", False, (93.8,)),
-    ]
-    return make_record(kind="speed", run_id="r1", seq=0, started_at="t", model={"id": "m", "format": "gguf",
-                       "sha256": None, "size_bytes": 1}, backend={"name": backend},
-                       device={"name": "host"}, task={"name": "speed", "version": 1},
-                       params={"prompt_tokens": 128, "gen_tokens": 64, "threads": 2},
-                       env=environment(), measurements=ms, error=error)
+from helpers import record
 
 
 def render(fmt, recs):

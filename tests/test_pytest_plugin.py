@@ -9,7 +9,7 @@ from importlib.metadata import entry_points
 import pytest
 
 from harness.gate.pytest_plugin import Replay
-from test_gate import set_fake_speed
+from helpers import set_fake_speed
 
 pytest_plugins = ["pytester"]
 

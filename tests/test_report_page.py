@@ -4,7 +4,7 @@ chromium-driver) every embedded plot decodes and nothing is fetched.
 
 Skips cleanly when /usr/bin/chromium is missing (and the selenium part when
 /usr/bin/chromedriver or selenium is missing). The report is built from the synthetic
-records of test_report.py, with a hostile model id.
+records of helpers.synthetic_results(), with a hostile model id.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from harness.report import write_report
-from test_report import HOSTILE, synthetic_results
+from helpers import HOSTILE, synthetic_results
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 if not CHROMIUM.exists():

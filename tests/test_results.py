@@ -9,7 +9,7 @@ import pytest
 from harness.errors import DataError
 from harness.records import (MAX_RECORD_BYTES, atomic_write_text, read_record, record_files,
                              write_json)
-from test_printers import record
+from helpers import record
 
 
 def test_round_trip_validates(tmp_path):
