@@ -1,10 +1,11 @@
 """pytest plugin `sllm_bench` (entry point pytest11): performance tests of models in pytest.
 
 The `sllm_bench` fixture runs the harness's speed scenario the way `sllm-bench run` does
-(in fact through that command: a fresh worker process, the device profile applied, a run
-record written) and feeds one metric's raw samples to pytest-benchmark's `benchmark`
-fixture as seconds per unit of work (see harness.gate.pytest_benchmark.as_seconds:
-decode_tps becomes seconds per token). pytest-benchmark's own flow then works unchanged:
+(through the same library API, harness.api.plan() and execute(): a fresh spawned worker
+process, the device profile applied, a run record written) and feeds one metric's raw
+samples to pytest-benchmark's `benchmark` fixture as seconds per unit of work (see
+harness.gate.pytest_benchmark.as_seconds: decode_tps becomes seconds per token).
+pytest-benchmark's own flow then works unchanged:
 
     def test_decode_speed(sllm_bench):
         run = sllm_bench.speed("decode_tps", model="smollm2-135m-instruct-q4_1",
@@ -22,7 +23,6 @@ pytest session: it imports nothing heavy at import time.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +31,12 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from harness.engine.request import RunRequest
     from harness.records import Record
+
+#: RunRequest field -> the speed() argument it comes from (for error messages)
+ARGUMENTS = {"models": "model", "backends": "backend", "prompts": "prompt_tokens",
+             "gens": "gen_tokens"}
 
 
 def pytest_addoption(parser) -> None:
@@ -109,20 +114,49 @@ class SllmBench:
             pytest.fail("sllm_bench needs pytest-benchmark: pip install 'sllm-bench[test]'",
                         pytrace=False)
 
-    def _run(self, argv: list[str], timeout: float) -> SpeedRun:
+    def _run_request(self, **fields) -> RunRequest:
+        """The RunRequest of speed()'s arguments; a bad one fails the test in one line."""
+        from pydantic import ValidationError
+
+        from harness.api import RunRequest
+
+        try:
+            return RunRequest(**fields)
+        except ValidationError as e:
+            err = e.errors()[0]
+            field = str(err["loc"][0]) if err["loc"] else "request"
+            msg = err["msg"].removeprefix("Value error, ")
+            pytest.fail(f"sllm_bench.speed: {ARGUMENTS.get(field, field)}: {msg}",
+                        pytrace=False)
+
+    def _run(self, request: RunRequest) -> SpeedRun:
+        """Plan and execute `request` (one speed setting) into a fresh folder under the
+        output folder; a bad request or a failed run fails the test with its message."""
         from tempfile import mkdtemp
 
-        from harness.records import read_record, record_files
+        from harness import api
+        from harness.engine.session import Interrupted
+        from harness.errors import BenchError
+
+        def log(msg: str) -> None:  # captured by pytest, shown with a failing test
+            print(msg, file=sys.stderr, flush=True)
 
         self._out.mkdir(parents=True, exist_ok=True)
         out = Path(mkdtemp(prefix=f"{self._request.node.name[:40]}-", dir=self._out))
-        proc = subprocess.run([sys.executable, "-m", "harness", *argv, "--out", str(out)],
-                              capture_output=True, text=True, timeout=timeout)
-        files = record_files([out])
-        if proc.returncode == 2 or len(files) != 1:
-            lines = proc.stderr.strip().splitlines() or ["(no output)"]
-            pytest.fail(f"sllm-bench {' '.join(argv)}: {lines[-1]}", pytrace=False)
-        run = SpeedRun(read_record(files[0]), files[0])
+        try:
+            plan = api.plan(request)
+            for w in plan.warnings + plan.notes:
+                log(f"warning: {w}")
+            result = api.execute(plan, out_dir=out, log=log)
+        except Interrupted:
+            raise KeyboardInterrupt from None  # Ctrl-C stops the pytest session as usual
+        except BenchError as e:
+            pytest.fail(f"sllm-bench run: {e}", pytrace=False)
+        if len(plan.jobs) != 1 or len(result.records) != 1:
+            pytest.fail(f"sllm-bench run: expected one record, got {len(result.records)} "
+                        f"in {result.run_dir}", pytrace=False)
+        key = plan.jobs[0].item_key(0)
+        run = SpeedRun(result.records[0], result.run_dir / "records" / f"{key}.json")
         err = run.record.error
         if err:
             pytest.fail(f"sllm-bench run failed: {err['kind']}: {err['message']}",
@@ -138,12 +172,11 @@ class SllmBench:
         from harness.gate.pytest_benchmark import as_seconds, medians
 
         benchmark = self._benchmark()  # first, so --benchmark-skip skips before the run
-        argv = (["--models-file", models_file] if models_file else []) + [
-            "run", "--tasks", "none", "-b", backend, "-d", device, "-p", str(prompt_tokens),
-            "-n", str(gen_tokens), "-r", str(reps), "--warmup", str(warmup), "--timeout",
-            str(timeout), "--no-progress", "--format", "jsonl"]
-        argv += (["-m", model] if model else []) + (["-t", str(threads)] if threads else [])
-        run = self._run(argv, timeout * 2 + 60)
+        run = self._run(self._run_request(
+            models=(model,) if model else (), backends=(backend,), device=device,
+            threads=(threads,) if threads else None, prompts=(prompt_tokens,),
+            gens=(gen_tokens,), reps=reps, warmup=warmup, timeout=timeout, speed=True,
+            tasks=(), models_file=models_file))
         measurement = run.record.metric(metric)
         seconds = as_seconds(measurement) if measurement else None
         if not seconds:
