@@ -27,7 +27,7 @@ def test_greedy_generation_is_sensible_and_repeatable(backend):
     prompt = backend.tokenize("The capital of France is")
     first = list(backend.generate(prompt, 6))
     assert first == list(backend.generate(prompt, 6))  # no state leaks between calls
-    text = backend.llm.detokenize(first).decode()
+    text = backend.detokenize(first)
     assert "Paris" in text
 
 
@@ -36,7 +36,7 @@ def test_ignore_eos_gives_exactly_the_requested_tokens(backend, monkeypatch):
     greedy = list(backend.generate(prompt, 40, ignore_eos=True))
     assert len(greedy) == 40
     # make the third greedy token the end-of-sequence id: generation must stop before it
-    monkeypatch.setattr(backend, "_eos", greedy[2])
+    monkeypatch.setattr(backend, "stop_ids", frozenset({greedy[2]}))
     assert list(backend.generate(prompt, 40, ignore_eos=False)) == greedy[:2]
     assert list(backend.generate(prompt, 40, ignore_eos=True)) == greedy
 
@@ -77,7 +77,8 @@ def test_score_matches_a_full_forward_pass_even_across_ubatches():
 
     b = LlamaCppBackend()
     # n_batch 8 makes llama.cpp compute the scoring batch in ubatches of 8 tokens
-    b.load(LoadRequest(path=str(smollm2_path()), threads=2, n_ctx=256, options={"n_batch": 8}))
+    b.load(LoadRequest(path=str(smollm2_path()), threads=2, n_ctx=256,
+                       options={"n_batch": 8, "flash_attn": "off"}))  # as Llama() below
     ref = Llama(str(smollm2_path()), n_ctx=256, n_threads=2, logits_all=True, verbose=False)
     context = b.tokenize("Seoul is the capital of South Korea. The capital of France is")
     conts = [b.tokenize(" a large city on the river Seine, known for art"), b.tokenize(" Paris.")]
@@ -110,7 +111,8 @@ def test_logits_are_a_full_forward_pass():
     from harness.backends.llama_cpp import LlamaCppBackend
 
     b = LlamaCppBackend()
-    b.load(LoadRequest(path=str(smollm2_path()), threads=2, n_ctx=256))
+    b.load(LoadRequest(path=str(smollm2_path()), threads=2, n_ctx=256,
+                       options={"flash_attn": "off"}))  # Llama()'s setting
     ref = Llama(str(smollm2_path()), n_ctx=256, n_threads=2, logits_all=True, verbose=False)
     tokens = b.tokenize("One, two, three, four, five")
     ref.eval(tokens)
@@ -144,7 +146,7 @@ def test_flash_attention_is_a_model_option_and_recorded():
         b = LlamaCppBackend()
         b.load(LoadRequest(path=str(smollm2_path()), threads=2, n_ctx=256,
                            options={"flash_attn": fa}))
-        assert b.info()["flash_attn"] is fa
+        assert b.info()["flash_attn"] == ("on" if fa else "off")
         ctx = b.tokenize("The capital of France is")
         out[fa] = b.score([ScoreRequest(tuple(ctx), tuple(b.tokenize(" Paris")))])[0].logprob
         b.close()
@@ -153,7 +155,7 @@ def test_flash_attention_is_a_model_option_and_recorded():
 
 
 def test_a_long_request_is_scored_in_slices_that_bound_the_logits(backend, monkeypatch):
-    import harness.backends.llama_cpp as mod
+    import harness.backends.llama_cpp_scoring as mod
     from harness.backends.base import ScoreRequest
 
     context = backend.tokenize("Seoul is the capital of South Korea. The capital of France is")
@@ -167,3 +169,46 @@ def test_a_long_request_is_scored_in_slices_that_bound_the_logits(backend, monke
     assert sliced[0].logprob == pytest.approx(whole[0].logprob, abs=2e-3)
     assert sliced[0].n_tokens == len(conts[0]) and sliced[1].n_tokens == len(conts[1])
     assert sliced[1].logprob == pytest.approx(whole[1].logprob, rel=0.01, abs=0.05)
+
+
+# Three real-text prompts: English prose, Korean, code
+REAL_PROMPTS = ["The history of the printing press begins in the fifteenth century, when",
+                "서울은 대한민국의 수도이며, 한강을 따라",
+                "def fibonacci(n):\n    \"\"\"Return the n-th Fibonacci number.\"\"\"\n"]
+
+
+def test_low_level_generation_equals_llama_cpp_pythons_generate():
+    """The C sampling loop gives the same greedy ids as llama-cpp-python's own generate()
+    (temperature 0, same settings), on real text, EOS ignored and honoured."""
+    from llama_cpp import Llama
+
+    from harness.backends.base import LoadRequest
+    from harness.backends.llama_cpp import LlamaCppBackend
+
+    b = LlamaCppBackend()
+    b.load(LoadRequest(path=str(smollm2_path()), threads=2, n_ctx=512,
+                       options={"flash_attn": "off", "n_batch": 512}))
+    ref = Llama(str(smollm2_path()), n_ctx=512, n_threads=2, n_batch=512, flash_attn=False,
+                verbose=False)
+    for text in REAL_PROMPTS:
+        ids = b.tokenize(text, add_special=True)
+        ours = list(b.generate(ids, 48, ignore_eos=True))
+        theirs = []
+        for t in ref.generate(ids, top_k=1, top_p=1.0, min_p=0.0, temp=0.0,
+                              repeat_penalty=1.0, reset=True):
+            theirs.append(t)
+            if len(theirs) == 48:
+                break
+        assert ours == theirs, text
+        stopped = list(b.generate(ids, 48))
+        assert stopped == theirs[:len(stopped)]
+    b.close()
+
+
+def test_depth_fills_the_context_before_the_prompt(backend):
+    first = backend.tokenize(REAL_PROMPTS[0])
+    second = backend.tokenize(" It changed how knowledge spread across Europe, and")
+    at_depth = list(backend.generate(second, 12, ignore_eos=True, depth=first))
+    assert at_depth == list(backend.generate(first + second, 12, ignore_eos=True))
+    with pytest.raises(Exception, match="exceed n_ctx"):
+        backend.generate(second, 8, depth=[first[0]] * 510)

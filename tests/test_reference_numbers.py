@@ -21,7 +21,11 @@ pytestmark = [
 # llama-perplexity (llama.cpp 0c1e570, the llama-cpp-python 0.3.36 sdist's) on the default
 # GGUF: `-f wikitext2_raw_test/wiki.test.raw -c 512 -t 2 --chunks 8 -fa off` -> [8] 23.6726
 WIKITEXT_8_CHUNKS_FA_OFF = 23.6726
-# `--hellaswag --hellaswag-tasks 40 -c 512` on the first 40 items (240 lines) -> 37.5 %
+# the same with -fa on, which is also what llama-perplexity's default (-fa auto) gives on
+# the CPU -> [8] 23.7232
+WIKITEXT_8_CHUNKS_FA_AUTO = 23.7232
+# `--hellaswag --hellaswag-tasks 40 -c 512` on the first 40 items (240 lines) -> 37.5 %,
+# with -fa off and with its default -fa auto alike
 HELLASWAG_40_CORRECT = 15
 # lm-evaluation-harness 0.4.13, hf model, fp32 de-quantised weights of the same GGUF, the
 # first 24 ARC-Easy items, "{query}\nAnswer:" / " {choice}": per-item acc and acc_norm
@@ -40,13 +44,20 @@ def quality_row(tmp_path, *args):
 
 def test_wikitext2_chunks_equal_llama_perplexity(tmp_path):
     row = quality_row(tmp_path, "-b", "llama_cpp", "--tasks", "wikitext2_llamacpp",
-                      "--limit", "8")
+                      "--limit", "8", "--set", "flash_attn=off")
     # flash attention on instead of off moves this by 0.2 %, so 0.02 % is a tight check
     assert row["token_perplexity"] == pytest.approx(WIKITEXT_8_CHUNKS_FA_OFF, rel=2e-4)
 
 
+def test_wikitext2_chunks_at_the_default_setting_equal_llama_perplexitys_default(tmp_path):
+    row = quality_row(tmp_path, "-b", "llama_cpp", "--tasks", "wikitext2_llamacpp",
+                      "--limit", "8")
+    assert row["token_perplexity"] == pytest.approx(WIKITEXT_8_CHUNKS_FA_AUTO, rel=2e-4)
+
+
 def test_hellaswag_acc_per_token_equals_llama_perplexity(tmp_path):
-    row = quality_row(tmp_path, "-b", "llama_cpp", "--tasks", "hellaswag", "--limit", "40")
+    row = quality_row(tmp_path, "-b", "llama_cpp", "--tasks", "hellaswag", "--limit", "40",
+                      "--set", "flash_attn=off")
     assert round(row["acc_per_token"] * 40) == HELLASWAG_40_CORRECT
 
 

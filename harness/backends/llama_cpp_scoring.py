@@ -1,0 +1,169 @@
+"""Scoring through llama.cpp: log-likelihoods of continuations and logits rows, computed as
+llama-perplexity does, on a context of its own with several sequences.
+
+Many requests go into one llama_decode call, each continuation in its own sequence of a
+unified KV cache. Requests sharing a context evaluate it once, its tokens belonging to
+all their sequences. Only positions that predict continuation tokens produce logits.
+Llama's generation context has one sequence, so scoring makes its own (same model and
+settings, n_batch = n_ctx) on first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from harness.backends.base import ScoreRequest, ScoreResult
+from harness.errors import BenchError
+
+#: limits of one scoring llama_decode call: contexts (questions or perplexity windows),
+#: sequences (continuations), tokens fed, and logits rows kept (rows x vocab x 4 bytes:
+#: 512 rows of a 49k vocabulary is 100 MB). One context per call is llama-perplexity's
+#: HellaSwag layout (at -c 512), and keeps each perplexity window in llama.cpp's ubatches
+#: of its own (several 511-token windows per call would straddle the 512-token ubatches
+#: and change the rounding), so the two compute the same sums in the same order.
+SCORE_CONTEXTS = 1
+SCORE_SEQS = 64
+SCORE_TOKENS = 2048
+SCORE_ROWS = 512
+
+
+def put(b, j: int, tok: int, pos: int, seqs: Sequence[int], logits: bool) -> None:
+    """Token j of llama_batch b: id, position, the sequences it belongs to, logits wanted."""
+    b.token[j], b.pos[j], b.n_seq_id[j], b.logits[j] = tok, pos, len(seqs), logits
+    for k, s in enumerate(seqs):
+        b.seq_id[j][k] = s
+
+
+class LlamaScorer:
+    """A scoring context over a loaded llama.cpp model (llama_cpp._internals.LlamaModel):
+    SCORE_SEQS sequences in one unified KV cache, n_batch = n_ctx (llama.cpp still
+    computes in n_ubatch)."""
+
+    def __init__(self, model, context_params, n_vocab: int):
+        from llama_cpp._internals import LlamaBatch, LlamaContext
+
+        params = type(context_params).from_buffer_copy(context_params)
+        params.n_batch = params.n_ctx
+        params.n_seq_max = SCORE_SEQS
+        params.kv_unified = True
+        self.n_ctx = params.n_ctx
+        self.n_vocab = n_vocab
+        self.ctx = LlamaContext(model=model, params=params, verbose=False)
+        self.batch = LlamaBatch(n_tokens=self.n_ctx, embd=0, n_seq_max=SCORE_SEQS, verbose=False)
+
+    def score(self, requests: Sequence[ScoreRequest]) -> list[ScoreResult]:
+        """Log-likelihood of each continuation given its context (see the module docstring).
+        Contexts must be non-empty (start them with BOS to score a text's first token)."""
+        from harness.backends.packing import pack
+
+        n_ctx = self.n_ctx
+        for r in requests:
+            if not r.context:
+                raise ValueError("score() needs a non-empty context (begin it with BOS)")
+            if len(r.context) + len(r.continuation) - 1 > n_ctx:
+                raise BenchError(f"context + continuation ({len(r.context) + len(r.continuation)}"
+                                 f" tokens) exceeds n_ctx {n_ctx}")
+        results: list[ScoreResult | None] = [None] * len(requests)
+        ctx = self.ctx
+        try:
+            for batch in pack(requests, max_tokens=min(SCORE_TOKENS, n_ctx),
+                              max_seqs=SCORE_SEQS, max_rows=SCORE_ROWS,
+                              max_parts=SCORE_CONTEXTS):
+                ctx.kv_cache_clear()
+                if batch.n_rows > SCORE_ROWS:  # one long request: bound the logits kept
+                    (i,) = batch.parts[0].indices
+                    results[i] = self._score_in_slices(ctx, requests[i])
+                    continue
+                for i, res in self._decode_packed(ctx, batch, requests).items():
+                    results[i] = res
+        finally:
+            ctx.kv_cache_clear()
+        return results  # type: ignore[return-value]
+
+    def _decode_packed(self, ctx, batch, requests) -> dict[int, ScoreResult]:
+        """One llama_decode of a packed batch; ScoreResult of each request in it."""
+        from harness.backends.scoring import RowStats, ScoreAccumulator
+
+        b = self.batch.batch
+        j = 0
+        for part in batch.parts:
+            ctx_tokens = requests[part.indices[0]].context
+            seqs = range(part.first_seq, part.first_seq + len(part.indices))
+            for p, tok in enumerate(ctx_tokens):
+                put(b, j, tok, p, seqs, p == len(ctx_tokens) - 1)
+                j += 1
+            for s, i in zip(seqs, part.indices):
+                for p, tok in enumerate(requests[i].continuation[:-1]):
+                    put(b, j, tok, len(ctx_tokens) + p, (s,), True)
+                    j += 1
+        if j != batch.n_tokens:
+            raise AssertionError("packing and batch disagree")  # a bug, not bad input
+        stats = RowStats(self._decode_rows(ctx, b, j, batch.n_rows))
+        out: dict[int, ScoreResult] = {}
+        for part in batch.parts:
+            row = part.first_row
+            shared = row  # the context's last position predicts every first token
+            row += 1
+            for i in part.indices:
+                cont = requests[i].continuation
+                acc = ScoreAccumulator()
+                if cont:
+                    acc.add_picked(stats, [shared], cont[:1])
+                    acc.add_picked(stats, range(row, row + len(cont) - 1), cont[1:])
+                    row += len(cont) - 1
+                out[i] = acc.result()
+        return out
+
+    def _score_in_slices(self, ctx, request: ScoreRequest) -> ScoreResult:
+        """One request in one sequence, fed SCORE_ROWS tokens per llama_decode (the KV cache
+        carries over), so no more than SCORE_ROWS logits rows exist at a time."""
+        from harness.backends.scoring import RowStats, ScoreAccumulator
+
+        full = list(request.context) + list(request.continuation)
+        first = len(request.context) - 1  # the first position whose logits are needed
+        b = self.batch.batch
+        acc = ScoreAccumulator()
+        for start in range(0, len(full) - 1, SCORE_ROWS):
+            stop = min(start + SCORE_ROWS, len(full) - 1)
+            for j, pos in enumerate(range(start, stop)):
+                put(b, j, full[pos], pos, (0,), pos >= first)
+            n_out = max(0, stop - max(start, first))
+            rows = self._decode_rows(ctx, b, stop - start, n_out)
+            if n_out:
+                targets = full[stop - n_out + 1: stop + 1]
+                acc.add_picked(RowStats(rows), range(n_out), targets)
+        return acc.result()
+
+    def _decode_rows(self, ctx, b, n_tokens: int, n_rows: int):
+        """llama_decode of the first n_tokens of batch b; a view of its n_rows logits rows
+        (valid until the next decode), None when no logits were asked for."""
+        import numpy as np
+        from llama_cpp import llama_cpp as C
+
+        b.n_tokens = n_tokens
+        rc = C.llama_decode(ctx.ctx, b)
+        if rc != 0:
+            raise RuntimeError(f"llama_decode failed with code {rc} while scoring")
+        if not n_rows:
+            return None
+        return np.ctypeslib.as_array(C.llama_get_logits(ctx.ctx),
+                                     shape=(n_rows, self.n_vocab))
+
+    def logits(self, tokens: Sequence[int]):
+        """Logits of every position of `tokens` (one sequence, from an empty cache)."""
+        tokens = list(tokens)
+        if not 0 < len(tokens) <= self.n_ctx:
+            raise BenchError(f"logits() takes 1 to n_ctx={self.n_ctx} tokens")
+        ctx = self.ctx
+        b = self.batch.batch
+        for j, tok in enumerate(tokens):
+            put(b, j, tok, j, (0,), True)
+        ctx.kv_cache_clear()
+        try:
+            return self._decode_rows(ctx, b, len(tokens), len(tokens)).copy()
+        finally:
+            ctx.kv_cache_clear()
+
+    def close(self) -> None:
+        self.batch.close()
+        self.ctx.close()
