@@ -48,6 +48,8 @@ class Backend(ABC):
     artifact: ClassVar[str] = "gguf"
     #: importable modules it needs; checked without importing them
     requires: ClassVar[tuple[str, ...]] = ()
+    #: the model options (models.yaml `options:`, `run --set`) it reads
+    options: ClassVar[frozenset[str]] = frozenset()
 
     @abstractmethod
     def load(self, request: LoadRequest) -> None: ...
@@ -64,12 +66,19 @@ class Backend(ABC):
 
     @abstractmethod
     def generate(self, prompt: Sequence[int], max_new_tokens: int, *,
-                 ignore_eos: bool = False) -> Iterator[int]:
+                 ignore_eos: bool = False, depth: Sequence[int] = ()) -> Iterator[int]:
         """Yield greedy token ids one by one, starting from an empty cache.
 
         Work for the prompt must happen inside the first next(), not before, so the
-        caller's clock covers it.
+        caller's clock covers it. `depth` tokens (llama-bench's -d) are evaluated before
+        the prompt, when generate() is called: backends with the "depth" capability
+        support it, the others raise for a non-empty depth (require_no_depth).
         """
+
+    def require_no_depth(self, depth: Sequence[int]) -> None:
+        if depth:
+            raise NotImplementedError(f"backend {self.name!r} cannot generate at a depth "
+                                      "(a pre-filled context); --depth needs llama_cpp")
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[ScoreResult]:
         raise NotImplementedError(f"backend {self.name!r} cannot score continuations")

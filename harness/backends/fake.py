@@ -23,8 +23,11 @@ VOCAB = 512
 
 class FakeBackend(Backend):
     name = "fake"
-    capabilities = frozenset({"generate", "score"})
+    capabilities = frozenset({"generate", "score", "depth"})
     artifact = "gguf"
+    options = frozenset({"prefill_ms_per_token", "decode_ms_per_token", "fault",
+                         "fault_after_tokens", "leak_mb_per_token", "nondeterministic",
+                         "load_ms"})
 
     def load(self, request: LoadRequest) -> None:
         if not os.path.isfile(request.path):
@@ -72,7 +75,11 @@ class FakeBackend(Backend):
             check_finite([float("nan")], f"after {self.generated} tokens")
 
     def generate(self, prompt: Sequence[int], max_new_tokens: int, *,
-                 ignore_eos: bool = False) -> Iterator[int]:
+                 ignore_eos: bool = False, depth: Sequence[int] = ()) -> Iterator[int]:
+        time.sleep(len(depth) * float(self.opts.get("prefill_ms_per_token", 0.01)) / 1000)
+        return self._generate(prompt, max_new_tokens)
+
+    def _generate(self, prompt: Sequence[int], max_new_tokens: int) -> Iterator[int]:
         state = (sum(prompt) + self._salt) % VOCAB
         time.sleep(len(prompt) * float(self.opts.get("prefill_ms_per_token", 0.01)) / 1000)
         for i in range(max_new_tokens):

@@ -39,6 +39,7 @@ class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
     capabilities = frozenset({"generate", "score", "logits"})
     artifact = "onnx"
+    options = frozenset({"intra_op_spinning"})
     requires = ("onnxruntime", "tokenizers")
 
     def load(self, request: LoadRequest) -> None:
@@ -78,8 +79,9 @@ class OnnxRuntimeBackend(Backend):
         return self._info.vocab_size
 
     def generate(self, prompt: Sequence[int], max_new_tokens: int, *,
-                 ignore_eos: bool = False) -> Iterator[int]:
+                 ignore_eos: bool = False, depth: Sequence[int] = ()) -> Iterator[int]:
         """Greedy ids from an empty cache; all work happens inside the iteration."""
+        self.require_no_depth(depth)
         check_length(len(prompt), max_new_tokens, self._n_ctx)
         if max_new_tokens < 1:
             return

@@ -21,6 +21,7 @@ class OrtGenaiBackend(Backend):
     name = "ort_genai"
     capabilities = frozenset({"generate"})
     artifact = "onnx"
+    options = frozenset({"intra_op_spinning"})
     requires = ("onnxruntime_genai",)
 
     def load(self, request: LoadRequest) -> None:
@@ -58,8 +59,9 @@ class OrtGenaiBackend(Backend):
         return self._info.vocab_size
 
     def generate(self, prompt: Sequence[int], max_new_tokens: int, *,
-                 ignore_eos: bool = False) -> Iterator[int]:
+                 ignore_eos: bool = False, depth: Sequence[int] = ()) -> Iterator[int]:
         """Greedy ids from a fresh generator; all work happens inside the iteration."""
+        self.require_no_depth(depth)
         check_length(len(prompt), max_new_tokens, self._n_ctx)
         if max_new_tokens < 1:
             return

@@ -48,7 +48,8 @@ class TransformersBackend(Backend):
         return int(self.model.config.vocab_size)
 
     def generate(self, prompt: Sequence[int], max_new_tokens: int, *,
-                 ignore_eos: bool = False) -> Iterator[int]:
+                 ignore_eos: bool = False, depth: Sequence[int] = ()) -> Iterator[int]:
+        self.require_no_depth(depth)
         torch = self.torch
         with torch.inference_mode():
             ids = torch.tensor([list(prompt)], dtype=torch.long)

@@ -33,6 +33,40 @@ def positive_seconds(flag: str, value: float) -> float:
     return value
 
 
+def parse_settings(values: list[str] | None) -> dict:
+    """--set KEY=VALUE pairs -> {key: bool | int | float | str}."""
+    out: dict = {}
+    for text in values or []:
+        key, sep, raw = text.partition("=")
+        if not sep or not key.strip() or not raw.strip():
+            raise BenchError(f"--set: expected KEY=VALUE, got {text!r}")
+        raw = raw.strip()
+        low = raw.lower()
+        if low in ("true", "false"):
+            value: object = low == "true"
+        else:
+            try:
+                value = int(raw)
+            except ValueError:
+                try:
+                    value = float(raw)
+                except ValueError:
+                    value = raw
+        out[key.strip()] = value
+    return out
+
+
+def depth_list(text: str) -> list[int]:
+    """--depth '0,512' -> [0, 512] (0 allowed, unlike prompt lengths)."""
+    try:
+        values = sorted({int(v) for v in str(text).split(",") if v.strip()})
+    except ValueError:
+        raise BenchError(f"--depth: expected comma-separated integers, got {text!r}") from None
+    if not values or values[0] < 0:
+        raise BenchError(f"--depth: values must be 0 or more, got {text!r}")
+    return values
+
+
 def add_run_args(p: argparse.ArgumentParser) -> None:
     """The sweep flags of `run`."""
     p.add_argument("--model", "-m", action="append", metavar="ID|PATH",
@@ -47,6 +81,15 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
                    "128,512 (default: 128)")
     p.add_argument("--gen", "-n", default="64", help="generated tokens, e.g. 64,128 "
                    "(default: 64)")
+    p.add_argument("--depth", default="0", help="tokens in the context before the prompt, "
+                   "as llama-bench's -d, e.g. 0,512 (default: 0)")
+    p.add_argument("--prompt-source", default="synthetic", metavar="synthetic|text:TASK",
+                   help="synthetic token ids (default), or the first tokens of a perplexity "
+                        "task's text, e.g. text:prose_ko (end-of-sequence then honoured)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", dest="settings",
+                   help="backend setting for every model, over models.yaml's options, e.g. "
+                        "flash_attn=on, n_batch=512, n_ubatch=256, threads_batch=2, "
+                        "use_mmap=false; repeatable")
     p.add_argument("--threads", "-t", default=None, help="thread counts, e.g. 1,2 "
                    "(default: from the device profile)")
     p.add_argument("--reps", "-r", type=int, default=5, help="timed repetitions per setting "
@@ -55,8 +98,10 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
                    "(default: 1)")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds a worker may go "
                    "without progress before it is killed (default: 600)")
-    p.add_argument("--precision", choices=("int4", "fp32"), default="int4",
-                   help="ONNX precision for onnxruntime/ort_genai (default: int4)")
+    p.add_argument("--precision", choices=("gguf", "int4-rtn", "int4", "fp32"), default="gguf",
+                   help="ONNX precision for onnxruntime/ort_genai: gguf = the GGUF's own "
+                        "quantized weights (default), int4-rtn = the builder's re-quantized "
+                        "int4 (old name int4), fp32")
     p.add_argument("--format", "-o", choices=FORMATS, default="markdown",
                    help="output format on standard output (default: markdown)")
     p.add_argument("--out", default=None, help="results folder (default: results/runs)")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.cli.common import EPILOG, add_run_args, log, positive_seconds, print_plan, split
+from harness.cli.common import (EPILOG, add_run_args, depth_list, log, parse_settings,
+                                 positive_seconds, print_plan, split)
 from harness.errors import BenchError, DataError
 
 
@@ -36,11 +37,21 @@ def request_from_args(args):
     return RunRequest(
         models=split(args.model), backends=split(args.backend), device=args.device,
         threads=plan.parse_int_list(args.threads, "--threads") if args.threads else None,
-        prompts=plan.parse_int_list(args.prompt, "--prompt"), gens=gens, reps=args.reps,
+        prompts=plan.parse_int_list(args.prompt, "--prompt"), gens=gens,
+        depths=depth_list(args.depth), prompt_source=_source(args.prompt_source),
+        options=parse_settings(args.settings), reps=args.reps,
         warmup=args.warmup, timeout=args.timeout, precision=args.precision,
         speed=not args.no_speed, tasks=[] if tasks == ["none"] else tasks, limit=args.limit,
         data_dir=str(Path(args.data_dir).resolve()) if args.data_dir else None,
         models_file=args.models_file)
+
+
+def _source(text: str) -> str:
+    import re
+
+    if not re.fullmatch(r"synthetic|text:[A-Za-z0-9._-]+", text):
+        raise BenchError(f"--prompt-source: expected synthetic or text:TASK, got {text!r}")
+    return text
 
 
 def resumed_request(run_dir: Path):

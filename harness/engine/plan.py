@@ -77,11 +77,17 @@ def parse_int_list(text: str, flag: str) -> list[int]:
 
 def build(models: list[str], backends: list[str], threads: list[int], prompts: list[int],
           gens: list[int], *, repetitions: int, warmup: int, context_size: int,
-          start: int = 0) -> list[Job]:
-    """Speed jobs ordered model, backend, threads; settings ascending in size."""
-    pairs = sorted(itertools.product(prompts, gens), key=lambda s: (s[0] + s[1], s))
-    items = tuple({"prompt_tokens": p, "gen_tokens": g} for p, g in pairs)
-    n_ctx = max(context_size, max(p + g for p, g in pairs))
+          start: int = 0, depths: list[int] = (0,), source: str = "synthetic",
+          text: str | None = None) -> list[Job]:
+    """Speed jobs ordered model, backend, threads; settings ascending in size. Depth and
+    prompt source appear in an item (and so in its record's params and key) only when
+    they are not the defaults (depth 0, synthetic ids)."""
+    triples = sorted(itertools.product(prompts, gens, depths),
+                     key=lambda s: (s[0] + s[1] + s[2], s))
+    extra = {"prompt_source": source, "text": text} if source != "synthetic" else {}
+    items = tuple({"prompt_tokens": p, "gen_tokens": g, **({"depth": d} if d else {}), **extra}
+                  for p, g, d in triples)
+    n_ctx = max(context_size, max(p + g + d for p, g, d in triples))
     shared = {"repetitions": repetitions, "warmup": warmup}
     return [Job(index=start + i, model_id=m, backend=b, threads=t, n_ctx=n_ctx, items=items,
                 shared=shared)
@@ -186,6 +192,41 @@ def _parity_jobs(request, models: dict, backends: list[str], device, dump_dir: P
             for i, b in enumerate(backends)]
 
 
+def _check_speed_settings(request, backends: list[str]) -> None:
+    from harness import backends as reg
+
+    if any(request.depths):
+        for b in backends:
+            if "depth" not in reg.backend_class(b).capabilities:
+                raise BenchError(f"--depth: backend {b!r} cannot generate at a depth "
+                                 "(a pre-filled context)")
+
+
+def _prompt_text(request) -> str | None:
+    """The text of a "text:TASK" prompt source (a perplexity task's documents, joined)."""
+    if request.prompt_source == "synthetic":
+        return None
+    from harness.data import tasks as task_mod
+
+    name = request.prompt_source.split(":", 1)[1]
+    task = task_mod.prepare(task_mod.load_task(name),
+                            data_dir=Path(request.data_dir) if request.data_dir else None)
+    if task["task"]["kind"] != "perplexity":
+        raise BenchError(f"--prompt-source: {name!r} is not a perplexity task (it has no text)")
+    return "\n\n".join(it["text"] for it in task["items"])
+
+
+def check_options(options: dict, backends: list[str]) -> None:
+    """Every --set key must be a setting one of the backends reads."""
+    from harness import backends as reg
+
+    known = set().union(*(reg.backend_class(b).options for b in backends))
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise BenchError(f"--set: unknown setting(s) {', '.join(unknown)} for backend(s) "
+                         f"{', '.join(backends)} (known: {', '.join(sorted(known)) or 'none'})")
+
+
 def from_request(request, *, parity_dump_dir: Path | None = None) -> Plan:
     """Check a RunRequest (catalogue, models, backends, tasks, device) and plan its jobs."""
     from harness import backends as reg
@@ -195,7 +236,8 @@ def from_request(request, *, parity_dump_dir: Path | None = None) -> Plan:
     device = load_device(request.device)
     cat, cat_path = resolve.catalogue(request.models_file)
     backends = resolve.backends(request.backends)
-    models = resolve.models(request.models, cat, cat_path)
+    check_options(request.options, backends)
+    models = resolve.models(request.models, cat, cat_path, request.options)
     for m in models.values():
         for b in backends:
             if m.spec.format == "onnx" and reg.artifact_kind(b) == "gguf":
@@ -208,9 +250,11 @@ def from_request(request, *, parity_dump_dir: Path | None = None) -> Plan:
         return plan
     threads = list(request.threads or [device.resolve_threads()])
     if request.speed:
+        _check_speed_settings(request, backends)
         plan.jobs = build(list(models), backends, threads, list(request.prompts),
                           list(request.gens), repetitions=request.reps, warmup=request.warmup,
-                          context_size=device.context_size)
+                          context_size=device.context_size, depths=list(request.depths),
+                          source=request.prompt_source, text=_prompt_text(request))
     if request.tasks:
         per_backend, plan.notes = _quality_items(request, backends)
         for b, items in per_backend.items():

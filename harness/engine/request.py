@@ -8,11 +8,11 @@ so `run --resume` rebuilds exactly the same request (and validates it like any i
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-PRECISIONS = ("int4", "fp32")
+PRECISIONS = ("gguf", "int4-rtn", "int4", "fp32")
 
 
 class RunRequest(BaseModel):
@@ -28,10 +28,16 @@ class RunRequest(BaseModel):
     threads: tuple[int, ...] | None = None
     prompts: tuple[int, ...] = (128,)
     gens: tuple[int, ...] = (64,)
+    #: tokens in the context before the prompt (llama-bench's -d), swept like prompts
+    depths: tuple[int, ...] = (0,)
+    #: "synthetic" ids, or "text:TASK": the first tokens of a perplexity task's text
+    prompt_source: str = Field("synthetic", pattern=r"^(synthetic|text:[A-Za-z0-9._-]+)$")
+    #: backend settings for every model (run --set KEY=VALUE), over models.yaml's options
+    options: dict[str, Union[bool, int, float, str]] = Field(default_factory=dict)
     reps: int = Field(5, ge=1)
     warmup: int = Field(1, ge=0)
     timeout: float = Field(600.0, gt=0)
-    precision: Literal["int4", "fp32"] = "int4"
+    precision: Literal["gguf", "int4-rtn", "int4", "fp32"] = "gguf"  # int4: old name of int4-rtn
     speed: bool = True
     tasks: tuple[str, ...] = ("default",)
     limit: int | None = Field(None, ge=1)
@@ -52,6 +58,13 @@ class RunRequest(BaseModel):
         if v is not None and (not v or any(x <= 0 for x in v)):
             raise ValueError("values must be positive integers")
         return v if v is None else tuple(sorted(set(v)))
+
+    @field_validator("depths")
+    @classmethod
+    def _depths(cls, v):
+        if not v or any(x < 0 for x in v):
+            raise ValueError("depths must be 0 or more")
+        return tuple(sorted(set(v)))
 
     @field_validator("gens")
     @classmethod

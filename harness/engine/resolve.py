@@ -50,13 +50,17 @@ def model_spec(cat, name: str) -> ModelSpec:
         raise ConfigError(e.args[0]) from None
 
 
-def models(names: list[str] | tuple[str, ...], cat, cat_path: Path) -> dict[str, ResolvedModel]:
-    """Resolve and checksum every named model (default: the catalogue's default)."""
+def models(names: list[str] | tuple[str, ...], cat, cat_path: Path,
+           options: dict | None = None) -> dict[str, ResolvedModel]:
+    """Resolve and checksum every named model (default: the catalogue's default); `options`
+    override the catalogue's model options."""
     from harness.models import resolve
 
     out = {}
     for name in names or [cat.default]:
         spec = model_spec(cat, name)
+        if options:
+            spec = spec.model_copy(update={"options": {**spec.options, **options}})
         path, digest = resolve(spec, cat_path.parent)
         out[spec.id] = ResolvedModel(spec, path, digest)
     return out
