@@ -1,0 +1,141 @@
+"""The harness's llama_cpp speed next to llama.cpp's own llama-bench, alternating, with a
+confidence interval on each ratio.
+
+Three figures, as llama-bench names them, on the same model, threads and flash-attention
+setting:
+  pp512        prompt processing of 512 tokens    harness: prefill_tps at p512 (g2, depth 0)
+  tg128        generating 128 tokens at depth 0   harness: decode_tps at p1 g128, depth 0
+  tg128 @ d512 the same after 512 tokens          harness: decode_tps at p1 g128, depth 512
+Differences that remain by definition: the harness's prefill (prompt / TTFT) includes
+sampling the first token; its decode excludes the first generated token (llama-bench's tg
+counts all n). Both are tiny against 512 prompt or 127 generated tokens.
+
+Each round runs llama-bench (-r REPS) and the harness (REPS repetitions, one worker) once,
+the order alternating between rounds; the ratio harness / llama-bench of each round's
+medians goes into a t-interval over rounds. llama-bench is not part of this project:
+build it from the llama.cpp that the installed llama-cpp-python's sdist carries:
+
+    pip download --no-binary :all: --no-deps llama-cpp-python==$(pip show llama-cpp-python | sed -n 's/^Version: //p')
+    tar xzf llama_cpp_python-*.tar.gz && cd llama_cpp_python-*/vendor/llama.cpp
+    cmake -B build -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF
+    cmake --build build -j --target llama-bench llama-perplexity
+
+    python benchmarks/vs_llama_bench.py --llama-bench PATH [--rounds 3] [--reps 5]
+        [--threads 2] [--flash-attn auto|on|off] [--model ID|PATH]
+Measure on a quiet machine (load average well below 1): nothing else may run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+TARGET = 0.98
+FIGURES = ("pp512", "tg128", "tg128@d512")
+
+
+def llama_bench(exe: str, model: Path, threads: int, reps: int, fa: str) -> dict[str, float]:
+    """Median tokens/s per figure from one llama-bench run (JSON output)."""
+    cmd = [exe, "-m", str(model), "-t", str(threads), "-p", "512", "-n", "128", "-d", "0,512",
+           "-r", str(reps), "-fa", fa, "-o", "json"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    figures = {}
+    for test in json.loads(out):
+        name = (f"pp{test['n_prompt']}" if test["n_prompt"] else f"tg{test['n_gen']}")
+        if test["n_depth"]:
+            name += f"@d{test['n_depth']}"
+        figures[name] = statistics.median(test["samples_ts"])
+    return {k: figures[k] for k in FIGURES}
+
+
+def harness(model: str, threads: int, reps: int, fa: str, out: Path) -> dict[str, float]:
+    """Median tokens/s per figure from one harness run (one worker, llama_cpp)."""
+    from harness import api
+
+    def one(prompts, gens, depths) -> list:
+        request = api.RunRequest(models=(model,), backends=("llama_cpp",), threads=(threads,),
+                                 prompts=prompts, gens=gens, depths=depths, reps=reps,
+                                 warmup=1, tasks=(), options={"flash_attn": fa})
+        result = api.execute(api.plan(request), out_dir=out, log=lambda m: None)
+        if result.failed:
+            raise SystemExit(f"harness run failed: {result.failed[0].error}")
+        return result.records
+
+    (pp,) = one((512,), (2,), (0,))
+    tg0, tg512 = sorted(one((1,), (128,), (0, 512)), key=lambda r: r.params.get("depth", 0))
+    return {"pp512": pp.stat("prefill_tps"), "tg128": tg0.stat("decode_tps"),
+            "tg128@d512": tg512.stat("decode_tps")}
+
+
+def t_interval(xs: list[float]) -> tuple[float, float]:
+    from scipy import stats
+
+    if len(xs) < 2:
+        return (math.nan, math.nan)
+    m, se = statistics.mean(xs), statistics.stdev(xs) / math.sqrt(len(xs))
+    h = se * stats.t.ppf(0.975, len(xs) - 1)
+    return (m - h, m + h)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--llama-bench", required=True, help="path of a llama-bench binary")
+    ap.add_argument("--model", default=None, help="catalogue id or GGUF path (default: the "
+                    "catalogue's default)")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--flash-attn", choices=("auto", "on", "off"), default="auto")
+    args = ap.parse_args()
+    from harness.engine import resolve
+    from harness.models import resolve as resolve_file
+
+    cat, cat_path = resolve.catalogue(None)
+    spec = resolve.model_spec(cat, args.model or cat.default)
+    path, _ = resolve_file(spec, cat_path.parent)
+    print(f"load average before: {os.getloadavg()}", file=sys.stderr)
+    rows = {f: {"harness": [], "llama-bench": [], "ratio": []} for f in FIGURES}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.rounds):
+            order = ["llama-bench", "harness"] if r % 2 == 0 else ["harness", "llama-bench"]
+            got = {}
+            for who in order:
+                got[who] = (llama_bench(args.llama_bench, path, args.threads, args.reps,
+                                        args.flash_attn) if who == "llama-bench"
+                            else harness(args.model or spec.id, args.threads, args.reps,
+                                         args.flash_attn, Path(tmp)))
+            for f in FIGURES:
+                rows[f]["harness"].append(got["harness"][f])
+                rows[f]["llama-bench"].append(got["llama-bench"][f])
+                rows[f]["ratio"].append(got["harness"][f] / got["llama-bench"][f])
+            print(f"  round {r + 1}/{args.rounds}: " + ", ".join(
+                f"{f} {rows[f]['ratio'][-1]:.3f}" for f in FIGURES), file=sys.stderr, flush=True)
+    print(f"load average after: {os.getloadavg()}", file=sys.stderr)
+    print(f"\n{spec.id}, {args.threads} threads, flash attention {args.flash_attn}, "
+          f"{args.rounds} alternating rounds of {args.reps} repetitions\n")
+    print("| figure | harness tok/s | llama-bench tok/s | ratio (mean) | 95% t-interval | "
+          f"target | met |\n|---|---|---|---|---|---|---|")
+    ok = True
+    for f in FIGURES:
+        ratio = statistics.mean(rows[f]["ratio"])
+        lo, hi = t_interval(rows[f]["ratio"])
+        met = ratio >= TARGET
+        ok &= met
+        print(f"| {f} | {statistics.median(rows[f]['harness']):.1f} | "
+              f"{statistics.median(rows[f]['llama-bench']):.1f} | {ratio:.3f} | "
+              f"{lo:.3f}-{hi:.3f} | >= {TARGET} | {'yes' if met else 'NO'} |")
+    print("\n" + json.dumps(rows))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
