@@ -168,7 +168,7 @@ def test_screenshot(page, tmp_path):
 
 
 def test_page_without_its_json_says_so(driver, tmp_path):
-    from harness.leaderboard import write_page
+    from harness.leaderboard.publish import write_page
 
     write_page(tmp_path, {"rows": []})
     (tmp_path / "leaderboard.json").unlink()
