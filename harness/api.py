@@ -77,7 +77,7 @@ def execute(plan: Plan, *, out_dir: str | Path | None = None,
     return RunResult(session.run_id, session.run_dir, records, session)
 
 
-def prepare(model: str, precision: str = "int4", *, models_file: str | None = None,
+def prepare(model: str, precision: str = "gguf", *, models_file: str | None = None,
             log: Log = _stderr) -> Path:
     """The ONNX folder for a GGUF model (catalogue id or path), converted once and cached."""
     from harness import prepare as prep
@@ -96,7 +96,7 @@ def prepare(model: str, precision: str = "int4", *, models_file: str | None = No
 def verify_request(device: str, *, model: str | None = None,
                    backends: Iterable[str] = ("llama_cpp",), reps: int = 10,
                    soak_seconds: float = 120.0, limit: int | None = None,
-                   data_dir: str | None = None, precision: str = "int4",
+                   data_dir: str | None = None, precision: str = "gguf",
                    timeout: float = 600.0, models_file: str | None = None) -> RunRequest:
     """The run a device profile's budgets need: speed at the budgeted prompt and
     generation lengths (128/64 otherwise), the named quality tasks, greedy determinism in
@@ -186,7 +186,7 @@ class ParityResult:
 
 def parity_request(*, model: str | None = None, backends: Iterable[str] = (),
                    task: str = "prose_en", tokens: int = 512, device: str = "host",
-                   precision: str = "int4", models_file: str | None = None) -> RunRequest:
+                   precision: str = "gguf", models_file: str | None = None) -> RunRequest:
     """Default backends: llama_cpp, onnxruntime and transformers, where installed."""
     from harness import backends as reg
 

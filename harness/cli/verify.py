@@ -32,7 +32,7 @@ def register(sub) -> None:
                    help="length of the soak run; 0 skips it (default 120)")
     p.add_argument("--limit", type=int, default=None, help="first N items of quality tasks")
     p.add_argument("--data-dir", default=None, help="where task data files are looked up")
-    p.add_argument("--precision", choices=("int4", "fp32"), default="int4")
+    p.add_argument("--precision", choices=("gguf", "int4-rtn", "int4", "fp32"), default="gguf")
     p.add_argument("--timeout", type=float, default=600.0)
     p.add_argument("--out", default=None, help="results folder (default: results/runs)")
     p.add_argument("--no-report", action="store_true", help="skip the HTML/Markdown report")

@@ -27,6 +27,7 @@ def artifact(model: ResolvedModel, backend: str, precision: str,
     from harness import prepare
     from harness.models import check_onnx_folder
 
+    precision = prepare.canonical_precision(precision)  # "int4" -> "int4-rtn"
     if not prepare.is_prepared(model.sha256, precision):
         log(f"preparing ONNX ({precision}) for {model.spec.id}: first use, "
             "this takes a minute or more and is cached")
@@ -34,8 +35,8 @@ def artifact(model: ResolvedModel, backend: str, precision: str,
     else:
         folder = prepare.onnx_dir(model.sha256, precision)
     check_onnx_folder(folder)  # a damaged cache entry fails here, with its path
-    return folder, {"kind": "onnx", "precision": precision, "path": str(folder),
-                    "size_bytes": folder_size(folder)}
+    return folder, {"kind": "onnx", "precision": precision, "recipe": prepare.recipe(precision),
+                    "path": str(folder), "size_bytes": folder_size(folder)}
 
 
 def _log_stderr(msg: str) -> None:

@@ -3,11 +3,20 @@
 Steps: transformers loads the GGUF file and dequantizes it (AutoModelForCausalLM and
 AutoTokenizer with gguf_file=...), saves a float32 safetensors folder, and the
 onnxruntime-genai model builder (its Python API) turns that folder into model.onnx
-(+ model.onnx.data), genai_config.json and tokenizer files, at precision int4 or fp32 for
-the CPU execution provider. The builder's direct GGUF input takes only fp16/fp32 GGUF,
-hence the detour through transformers.
+(+ model.onnx.data), genai_config.json and tokenizer files for the CPU execution
+provider. The builder's direct GGUF input takes only fp16/fp32 GGUF, hence the detour
+through transformers. Precisions (recipes):
 
-Cache: <root>/onnx/<sha256[:16]>-<precision>-genai<version>/, root = $SLLM_BENCH_CACHE or
+  gguf      the default: the builder's int4 graph with every weight replaced by the GGUF's
+            own quantized blocks, not re-quantized (harness/prepare/transcode.py); the
+            per-tensor report (exact or dequantized) goes to prepared.json. Activations at
+            MatMulNBits accuracy_level GGUF_ACCURACY_LEVEL.
+  int4-rtn  the builder's own recipe: the dequantized weights re-quantized (RTN,
+            symmetric int4, block 32, accuracy_level 4 = int8 activations); a different
+            model from the GGUF's. "int4" is accepted as its old name.
+  fp32      the dequantized weights in float32.
+
+Cache: <root>/onnx/<sha256[:16]>-<recipe>-genai<version>/, root = $SLLM_BENCH_CACHE or
 ~/.cache/sllm-bench. A build goes to a temporary sibling folder that is renamed into place
 when complete, so a crash never leaves a half-built entry. prepared.json in the folder
 records the GGUF sha256, the precision, the library versions and the build time; the
@@ -32,7 +41,14 @@ from pathlib import Path
 
 from harness.errors import BackendUnavailable, ModelError
 
-PRECISIONS = ("int4", "fp32")
+PRECISIONS = ("gguf", "int4-rtn", "fp32")
+#: old names still accepted
+ALIASES = {"int4": "int4-rtn"}
+DEFAULT_PRECISION = "gguf"
+#: MatMulNBits accuracy_level of the gguf recipe (0: float32 activations, 4: int8
+#: activations per block, as llama.cpp's q8_0/q8_1 dot products); chosen by parity
+#: figures, see docs/faithful-port.md. Part of the cache key.
+GGUF_ACCURACY_LEVEL = 0
 CACHE_ENV = "SLLM_BENCH_CACHE"
 PREPARED_JSON = "prepared.json"
 BUILD_LOG = "build.log"
@@ -58,21 +74,30 @@ def _version(dist: str) -> str | None:
         return None
 
 
-def _check_precision(precision: str) -> None:
+def canonical_precision(precision: str) -> str:
+    """The recipe name for a precision or its alias; ModelError for unknown ones."""
+    precision = ALIASES.get(precision, precision)
     if precision not in PRECISIONS:
         raise ModelError(f"unknown ONNX precision {precision!r} (choose from {', '.join(PRECISIONS)})")
+    return precision
+
+
+def recipe(precision: str) -> str:
+    """The cache-key form of a precision: its name, plus the accuracy level for gguf."""
+    precision = canonical_precision(precision)
+    return f"gguf-acc{GGUF_ACCURACY_LEVEL}" if precision == "gguf" else precision
 
 
 def onnx_dir(sha256: str, precision: str) -> Path:
     """The cache folder of one GGUF file (by sha256) at one precision, for the installed
     onnxruntime-genai version (a new builder version gets a new entry)."""
-    _check_precision(precision)
+    key = recipe(precision)
     if not re.fullmatch(r"[0-9a-fA-F]{16,64}", sha256 or ""):
         raise ModelError(f"not a sha256 digest: {sha256!r}")
     genai = _version("onnxruntime-genai")
     if genai is None:
         raise BackendUnavailable("ONNX models need onnxruntime-genai: pip install 'sllm-bench[onnx]'")
-    return cache_root() / "onnx" / f"{sha256[:16].lower()}-{precision}-genai{genai}"
+    return cache_root() / "onnx" / f"{sha256[:16].lower()}-{key}-genai{genai}"
 
 
 def is_prepared(sha256: str, precision: str) -> bool:
@@ -87,6 +112,7 @@ def prepare_onnx(gguf_path: Path, sha256: str, precision: str, *,
 
     Raises ModelError on a bad precision or digest, a missing file or a failed
     conversion, BackendUnavailable when a conversion library is not installed."""
+    precision = canonical_precision(precision)
     final = onnx_dir(sha256, precision)
     if is_prepared(sha256, precision):
         return final
@@ -110,14 +136,22 @@ def prepare_onnx(gguf_path: Path, sha256: str, precision: str, *,
                 _gguf_to_safetensors(gguf_path, work / "hf")
             log(f"prepare: building {precision} ONNX with the onnxruntime-genai model builder")
             with _captured(build_log):
-                _build_onnx(work / "hf", out, precision, work / "builder-cache")
+                _build_onnx(work / "hf", out, "fp32" if precision == "fp32" else "int4",
+                            work / "builder-cache")
+            if precision == "gguf":
+                from harness.prepare.transcode import transcode
+
+                log("prepare: replacing the builder's weights with the GGUF's own blocks")
+                with _captured(build_log):
+                    tensors = transcode(out, gguf_path, accuracy_level=GGUF_ACCURACY_LEVEL)
         except Exception as e:  # any library failure becomes one line, with the log kept
             kept = final.parent / f"{final.name}.failed.log"
             if build_log.is_file():
                 shutil.copyfile(build_log, kept)
             raise ModelError(f"cannot convert {gguf_path.name} to ONNX {precision}: "
                              f"{type(e).__name__}: {_first_line(e)} (log: {kept})") from None
-        _write_prepared(out, sha256, precision, gguf_path, time.time() - started)
+        _write_prepared(out, sha256, precision, gguf_path, time.time() - started,
+                        tensors if precision == "gguf" else None)
         try:
             os.rename(out, final)
         except OSError:
@@ -174,11 +208,12 @@ def flatten_layered_rope(config) -> None:
 
 
 def _write_prepared(out: Path, sha256: str, precision: str, gguf_path: Path,
-                    seconds: float) -> None:
+                    seconds: float, tensors: list[dict] | None) -> None:
     record = {
         "gguf_sha256": sha256.lower(),
         "gguf_file": gguf_path.name,
         "precision": precision,
+        "recipe": recipe(precision),
         "execution_provider": "cpu",
         "builder_options": BUILDER_OPTIONS,
         "versions": {d: _version(d) for d in ("transformers", "onnxruntime-genai", "torch",
@@ -186,6 +221,11 @@ def _write_prepared(out: Path, sha256: str, precision: str, gguf_path: Path,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "build_seconds": round(seconds, 1),
     }
+    if tensors is not None:
+        record["accuracy_level"] = GGUF_ACCURACY_LEVEL
+        record["tensors_exact"] = sum(t["how"] == "exact" for t in tensors)
+        record["tensors_dequantized"] = sum(t["how"] != "exact" for t in tensors)
+        record["tensors"] = tensors
     (out / PREPARED_JSON).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
 

@@ -2,7 +2,10 @@
 
 In a worker (ParityScenario): the text is tokenized by the backend, prefixed with BOS when
 the model uses one, cut to `n_tokens`, and run from an empty cache; the log-softmax of
-every position's logits is saved (float32 .npy) for the parent.
+every position's logits is saved (float32 .npy) for the parent. Then, for GREEDY_PROMPTS
+real-text prompts (BOS + the text's tokens [i*GREEDY_STRIDE, i*GREEDY_STRIDE +
+GREEDY_PROMPT_TOKENS) for i = 0, 1, 2), GREEDY_TOKENS tokens are generated greedily
+(end-of-sequence ignored) and kept in the record's details.
 
 In the parent (pairwise): the next-token distributions of each backend are compared
 position by position against the reference:
@@ -12,6 +15,9 @@ position by position against the reference:
   top1_agreement  fraction of positions where both put the same token first (per-position
                   0/1 samples kept)
   mean_kl         mean over positions of KL(P_A || P_B) in nats (per-position samples kept)
+  greedy_identical    per prompt, 1 when B's greedy continuation equals A's, else 0
+  greedy_first_diff   per prompt, the index (0-based) of the first generated token where
+                      they differ; GREEDY_TOKENS when identical
 
 Both backends must have tokenized the text to the same ids, or the comparison is refused.
 """
@@ -27,6 +33,26 @@ from harness.scenarios.base import Scenario
 from harness.scenarios.common import bos_ids
 
 DUMP_TASK = {"name": "parity-dump", "kind": "parity", "version": 1}
+GREEDY_PROMPTS = 3
+GREEDY_PROMPT_TOKENS = 32
+GREEDY_STRIDE = 128
+GREEDY_TOKENS = 64
+
+
+def greedy_prompts(bos: list[int], text_ids: list[int]) -> list[list[int]]:
+    """The continuation prompts (module docstring); fewer when the text is short."""
+    out = []
+    for i in range(GREEDY_PROMPTS):
+        piece = text_ids[i * GREEDY_STRIDE: i * GREEDY_STRIDE + GREEDY_PROMPT_TOKENS]
+        if len(piece) == GREEDY_PROMPT_TOKENS:
+            out.append(bos + list(piece))
+    return out
+
+
+def first_difference(a: list[int], b: list[int]) -> int:
+    """Index of the first differing token of two continuations; their common length when
+    one is a prefix of the other."""
+    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
 
 
 def run(backend: Backend, *, task: dict, text: str, n_tokens: int, out_path: str,
@@ -36,14 +62,19 @@ def run(backend: Backend, *, task: dict, text: str, n_tokens: int, out_path: str
     if "logits" not in backend.capabilities:
         raise NotImplementedError(f"backend {backend.name!r} does not expose logits, "
                                   "which the parity check needs")
-    ids = (bos_ids(backend) + backend.tokenize(text))[:n_tokens]
+    bos, text_ids = bos_ids(backend), backend.tokenize(text)
+    ids = (bos + text_ids)[:n_tokens]
     rows = np.asarray(backend.logits(ids), dtype=np.float32)
     rows -= rows.max(axis=1, keepdims=True)
     rows -= np.log(np.exp(rows).sum(axis=1, keepdims=True))
     np.save(out_path, rows)
+    details: dict = {"ids": ids}
+    if "generate" in backend.capabilities:
+        details["greedy"] = [list(backend.generate(p, GREEDY_TOKENS, ignore_eos=True))
+                             for p in greedy_prompts(bos, text_ids)]
     if on_repetition:
         on_repetition(1)
-    return [Measurement("parity_tokens", "tokens", True, (float(len(ids)),))], {"ids": ids}
+    return [Measurement("parity_tokens", "tokens", True, (float(len(ids)),))], details
 
 
 class ParityScenario(Scenario):
@@ -106,6 +137,14 @@ def pairwise(dumps: dict, reference: str, names: list[str], dump_dir: Path,
             raise BenchError(f"parity: {reference} and {b} tokenize the text differently "
                              f"(first difference at position {k})")
         m = compare(a, np.load(dump_dir / f"{b}.npy"), ids_a)
+        greedy_a, greedy_b = ref.details.get("greedy"), dumps[b].details.get("greedy")
+        greedy = []
+        if greedy_a and greedy_b and len(greedy_a) == len(greedy_b):
+            greedy = [Measurement("greedy_identical", "fraction", True,
+                                  tuple(float(x == y) for x, y in zip(greedy_a, greedy_b))),
+                      Measurement("greedy_first_diff", "tokens", True,
+                                  tuple(float(first_difference(x, y))
+                                        for x, y in zip(greedy_a, greedy_b)))]
         fields = dict(
             kind="parity", started_at=ref["started_at"], model=ref.model,
             backend={"name": f"{reference}~{b}", "info": {
@@ -121,10 +160,15 @@ def pairwise(dumps: dict, reference: str, names: list[str], dump_dir: Path,
                 Measurement("top1_agreement", "fraction", True, tuple(m["agree"])),
                 Measurement("mean_kl", "nats", False, tuple(m["kl"])),
                 Measurement("reference_perplexity", "", False, (m["ppl_a"],)),
-                Measurement("perplexity", "", False, (m["ppl_b"],))])
+                Measurement("perplexity", "", False, (m["ppl_b"],)), *greedy])
         row = {"reference": reference, "backend": b, "ppl_reference": m["ppl_a"],
                "ppl": m["ppl_b"], "ppl_diff_pct": m["ppl_diff_pct"],
                "top1_agreement": float(np.mean(m["agree"])),
-               "mean_kl": float(np.mean(m["kl"]))}
+               "mean_kl": float(np.mean(m["kl"])),
+               "artifact": dict(dumps[b].model.get("artifact") or {})}
+        if greedy:
+            row["greedy_identical"] = int(sum(greedy[0].samples))
+            row["greedy_prompts"] = len(greedy[0].samples)
+            row["greedy_first_diff"] = [int(x) for x in greedy[1].samples]
         out.append((f"parity-{reference}-{b}", fields, row))
     return out
