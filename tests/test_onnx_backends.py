@@ -82,7 +82,7 @@ def reference(ort_backend):
 def test_info_vocab_and_tokenize(backends):
     for b in backends:
         assert b.vocab_size() == 49152
-        assert b.info()["precision"] == "int4" and b.info()["intra_op_threads"] == 2
+        assert b.info()["precision"] == "int4-rtn" and b.info()["intra_op_threads"] == 2
     assert backends[0].tokenize(CHAT) == backends[1].tokenize(CHAT)
     assert backends[0].tokenize("Hello world") == [19556, 905]
 

@@ -119,7 +119,8 @@ def pairwise(dumps: dict, reference: str, names: list[str], dump_dir: Path,
     """Compare every ok dump (harness.records.Record per backend) with the reference's.
 
     Returns (record key, make_record fields, summary row) per compared backend; the
-    fields carry kind "parity" and the per-position samples."""
+    fields carry kind "parity", the per-position samples and, in details, both artifacts
+    (ONNX ports name their precision recipe) and the summary figures."""
     import numpy as np
 
     ref = dumps.get(reference)
@@ -161,6 +162,15 @@ def pairwise(dumps: dict, reference: str, names: list[str], dump_dir: Path,
                 Measurement("mean_kl", "nats", False, tuple(m["kl"])),
                 Measurement("reference_perplexity", "", False, (m["ppl_a"],)),
                 Measurement("perplexity", "", False, (m["ppl_b"],)), *greedy])
+        fields["details"] = {
+            # what a leaderboard needs without reading samples: which port, against what
+            "artifact": dict(dumps[b].model.get("artifact") or {}),
+            "reference_artifact": dict(ref.model.get("artifact") or {}),
+            "summary": {"ppl_diff_pct": m["ppl_diff_pct"],
+                        "top1_agreement": float(np.mean(m["agree"])),
+                        "mean_kl": float(np.mean(m["kl"])),
+                        **({"greedy_identical": int(sum(greedy[0].samples)),
+                            "greedy_prompts": len(greedy[0].samples)} if greedy else {})}}
         row = {"reference": reference, "backend": b, "ppl_reference": m["ppl_a"],
                "ppl": m["ppl_b"], "ppl_diff_pct": m["ppl_diff_pct"],
                "top1_agreement": float(np.mean(m["agree"])),
