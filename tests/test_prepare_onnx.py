@@ -73,7 +73,7 @@ def test_onnx_dir_key_has_digest_recipe_and_genai_version(tmp_cache):
     assert prepare.onnx_dir(SHA, "int4") == folder  # the old name is an alias
     assert prepare.onnx_dir(SHA, "fp32") != folder
     level = prepare.GGUF_ACCURACY_LEVEL
-    assert prepare.onnx_dir(SHA, "gguf").name == f"{SHA[:16]}-gguf-acc{level}-genai{genai}"
+    assert prepare.onnx_dir(SHA, "gguf").name == f"{SHA[:16]}-gguf-acc{level}-q8acc4-genai{genai}"
     assert prepare.DEFAULT_PRECISION == "gguf"
 
 

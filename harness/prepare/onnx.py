@@ -85,7 +85,8 @@ def canonical_precision(precision: str) -> str:
 def recipe(precision: str) -> str:
     """The cache-key form of a precision: its name, plus the accuracy level for gguf."""
     precision = canonical_precision(precision)
-    return f"gguf-acc{GGUF_ACCURACY_LEVEL}" if precision == "gguf" else precision
+    # "-q8acc4": 8-bit weights always run at accuracy_level 4 (transcode.node_accuracy_level)
+    return f"gguf-acc{GGUF_ACCURACY_LEVEL}-q8acc4" if precision == "gguf" else precision
 
 
 def onnx_dir(sha256: str, precision: str) -> Path:
