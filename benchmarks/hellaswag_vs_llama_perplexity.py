@@ -11,6 +11,7 @@ llama-cpp-python sdist carries (docs/measuring-sticks.md) and pass its path.
 
     python benchmarks/hellaswag_vs_llama_perplexity.py --llama-perplexity PATH
         [--items 400] [--rounds 1] [--backends llama_cpp,onnxruntime,transformers]
+        [--flash-attn auto|on|off]
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ from benchmarks.common import default_model  # noqa: E402
 TARGET = 0.8
 
 
-def run_llama_perplexity(exe: str, model: Path, data: Path, n: int, threads: int) -> dict:
+def run_llama_perplexity(exe: str, model: Path, data: Path, n: int, threads: int,
+                         fa: str) -> dict:
     cmd = [exe, "-m", str(model), "-f", str(data), "--hellaswag", "--hellaswag-tasks", str(n),
-           "-c", "512", "-t", str(threads)]
+           "-c", "512", "-t", str(threads), "-fa", fa]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     start, last = None, None
     for line in proc.stdout:  # type: ignore[union-attr]
@@ -49,10 +51,12 @@ def run_llama_perplexity(exe: str, model: Path, data: Path, n: int, threads: int
     return {"items_per_s": n / (end - start), "acc_per_token": last}
 
 
-def run_harness(backend: str, n: int, threads: int, out: Path) -> dict:
+def run_harness(backend: str, n: int, threads: int, out: Path, fa: str) -> dict:
     cmd = [sys.executable, "-m", "harness", "run", "-b", backend, "--no-speed",
            "--tasks", "hellaswag", "--limit", str(n), "-t", str(threads), "--format", "json",
            "--no-progress", "--out", str(out)]
+    if backend == "llama_cpp":
+        cmd += ["--set", f"flash_attn={fa}"]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed (exit {r.returncode}): {r.stderr.strip()}")
@@ -70,6 +74,8 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2, help="threads (default 2)")
     ap.add_argument("--backends", default="llama_cpp,onnxruntime,transformers",
                     help="harness backends, comma-separated")
+    ap.add_argument("--flash-attn", choices=("auto", "on", "off"), default="auto",
+                    help="llama-perplexity -fa and the llama_cpp backend's flash_attn")
     args = ap.parse_args()
 
     from harness.data import tasks
@@ -88,10 +94,13 @@ def main() -> int:
                 print(f"round {r + 1}/{args.rounds}: {c} ...", file=sys.stderr, flush=True)
                 samples[c].append(
                     run_llama_perplexity(args.llama_perplexity, model, data, args.items,
-                                         args.threads) if c == "llama-perplexity"
-                    else run_harness(c, args.items, args.threads, Path(tmp) / "runs"))
+                                         args.threads, args.flash_attn)
+                    if c == "llama-perplexity"
+                    else run_harness(c, args.items, args.threads, Path(tmp) / "runs",
+                                     args.flash_attn))
     ref = statistics.median(s["items_per_s"] for s in samples["llama-perplexity"])
-    print(f"\nHellaSwag, first {args.items} items, {args.threads} threads, "
+    print(f"\nHellaSwag, first {args.items} items, {args.threads} threads, flash attention "
+          f"{args.flash_attn}, "
           f"{args.rounds} round(s), medians\n")
     print("| contender | items/s | x llama-perplexity | acc_per_token | acc | acc_norm |")
     print("|---|---|---|---|---|---|")
