@@ -30,6 +30,7 @@ def atomic_write_text(path: Path, text: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
+            os.fchmod(f.fileno(), 0o666 & ~current_umask())  # mkstemp made it 0600
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -38,6 +39,34 @@ def atomic_write_text(path: Path, text: str) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def current_umask() -> int:
+    """The process umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def check_writable_dir(path: Path, what: str) -> Path:
+    """A folder the harness will write into: it (or its nearest existing ancestor) must be
+    a folder we can create files in. Checked before anything is written; a probe file is
+    created and removed at once. Any problem is a BenchError naming `what` and the path."""
+    from harness.errors import BenchError
+
+    path = Path(path).expanduser()
+    probe = path
+    while not os.path.lexists(probe) and probe.parent != probe:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise BenchError(f"{what}: not a folder" + (f" ({probe} is a file)" if probe != path
+                                                    else ""), path=path)
+    try:
+        with tempfile.TemporaryFile(dir=probe, prefix=".sllm-bench-probe-"):
+            pass
+    except OSError as e:
+        raise BenchError(f"{what}: cannot write here ({e.strerror})", path=path) from None
+    return path
 
 
 def to_json(data: Any) -> str:

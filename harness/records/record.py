@@ -311,6 +311,53 @@ def migrate(data: dict, path: Path) -> dict:
                     f"{SCHEMA_VERSION})", path=path)
 
 
+#: units of quantities that cannot be negative (a speed, a time, a size, a count)
+NON_NEGATIVE_UNITS = frozenset({"tokens/s", "items/s", "ms", "s", "MB", "tokens", "bytes",
+                                "words", "count", "ppl", "bits/byte", "fraction",
+                                "fraction of roofline", "identical (1) or not (0)"})
+#: no measurement of this harness comes near it: a larger magnitude is a forged number
+MAX_MAGNITUDE = 1e15
+
+
+def _bad_number(x: Any) -> bool:
+    return isinstance(x, float) and not math.isfinite(x)
+
+
+def check_numbers(data: Any, path: Path, where: str = "") -> None:
+    """Refuse NaN and infinities anywhere in a record, and impossible measurements: a
+    magnitude above MAX_MAGNITUDE, or a negative value of a non-negative quantity."""
+    if where == "" and isinstance(data, Mapping):
+        for i, m in enumerate(data.get("measurements") or ()):
+            if isinstance(m, Mapping):
+                _check_measurement(m, path, f"measurements/{i} ({m.get('metric')})")
+    if _bad_number(data):
+        raise DataError(f"field {where or 'top level'} is {data} (not a measurement)",
+                        path=path)
+    if isinstance(data, Mapping):
+        for k, v in data.items():
+            check_numbers(v, path, f"{where}/{k}" if where else str(k))
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            check_numbers(v, path, f"{where}/{i}")
+
+
+def _check_measurement(m: Mapping, path: Path, name: str) -> None:
+    summary = m.get("summary") if isinstance(m.get("summary"), Mapping) else {}
+    samples = m.get("samples") if isinstance(m.get("samples"), list) else []
+    checked = ("median", "mean", "min", "max")
+    numbers = [("samples", v) for v in samples] + [(k, summary[k]) for k in checked
+                                                     if k in summary]
+    for field, v in numbers:
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
+            continue
+        if _bad_number(v) or abs(v) > MAX_MAGNITUDE:
+            raise DataError(f"field {name}/{field} is {v}: not a possible measurement",
+                            path=path)
+        if v < 0 and m.get("unit") in NON_NEGATIVE_UNITS:
+            raise DataError(f"field {name}/{field} holds {v}: a {m.get('unit')} value "
+                            "cannot be negative", path=path)
+
+
 def read_record(path: Path) -> Record:
     """Read, migrate and validate one record; any problem is a DataError naming the file."""
     from harness.records.files import load_schema, read_json_bounded, validate_json
@@ -321,4 +368,5 @@ def read_record(path: Path) -> Record:
         raise DataError(f"not a {SCHEMA} file", path=path)
     data = migrate(data, path)
     validate_json(data, load_schema("run-record"), path, "record")
+    check_numbers(data, path)
     return Record(data, path)
