@@ -8,6 +8,7 @@ is not a pickle checkpoint, and matches its sha256.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import struct
@@ -55,7 +56,11 @@ def _from_package(spec: ModelSpec, src: PackageSource) -> Path:
         except Exception as e:  # the package's own checks (missing chunk, bad sha)
             raise ModelError(f"model {spec.id!r}: {src.module}.{src.assemble}() failed: "
                              f"{type(e).__name__}: {e}") from None
-    return Path(str(files(src.module).joinpath(src.resource or "")))
+    try:
+        return Path(str(files(src.module).joinpath(src.resource or "")))
+    except (TypeError, ValueError, OSError) as e:  # a plain module, not a package folder
+        raise ModelError(f"model {spec.id!r}: cannot find {src.resource or 'a file'!r} in "
+                         f"{src.module!r} ({type(e).__name__}: {e})") from None
 
 
 def _from_hub(spec: ModelSpec, src: HubSource) -> Path:
@@ -192,7 +197,7 @@ def resolve(spec: ModelSpec, catalogue_dir: Path, *, verify: bool = True) -> tup
                              f"{spec.sha256[:12]}..., got {digest[:12]}...)", path=path)
         return path, digest
     if not path.is_file():
-        raise ModelError(f"model {spec.id!r}: file not found", path=path)
+        raise ModelError(f"model {spec.id!r}: {what_is(path)}", path=path)
     refuse_pickle(path)
     if spec.format == "gguf":
         check_gguf_header(path)
@@ -206,9 +211,76 @@ def resolve(spec: ModelSpec, catalogue_dir: Path, *, verify: bool = True) -> tup
     return path, digest
 
 
+#: the longest context any model of this harness's size class is trained for; a request
+#: beyond it (or beyond the model's own, when known) is refused at plan time
+MAX_CONTEXT = 1 << 20
+
+
+def trained_context(path: Path, fmt: str) -> int | None:
+    """The context length a model was trained for: GGUF metadata <arch>.context_length,
+    or genai_config.json's model.context_length; None when the file does not say."""
+    import json
+
+    path = Path(path)
+    try:
+        if fmt == "onnx":
+            cfg = json.loads((path / "genai_config.json").read_text(encoding="utf-8"))
+            value = cfg["model"]["context_length"]
+        elif fmt == "gguf":
+            from gguf import GGUFReader
+
+            fields = GGUFReader(str(path)).fields
+            arch = fields["general.architecture"]
+            name = bytes(arch.parts[arch.data[0]]).decode("utf-8")
+            field = fields[f"{name}.context_length"]
+            value = field.parts[field.data[0]][0]
+        else:
+            return None
+    except (ImportError, OSError, ValueError, KeyError, IndexError, TypeError):
+        return None
+    value = int(value)
+    return value if value > 0 else None
+
+
+def what_is(path: Path) -> str:
+    """Why `path` is not a model file, in words (never opens it: a FIFO would block)."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "file not found"
+    except OSError as e:
+        return f"cannot read ({e.strerror})"
+    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return f"not a regular file: it is {name}"
+    return "not a regular file"
+
+
+def adhoc_id(stem: str, path: Path) -> str:
+    """A catalogue-safe id for a file given by path: its ASCII name (`stem`), plus a short
+    hash of the full `path` when the name had to change (non-ASCII characters, spaces)."""
+    slug = "".join(c if (c.isascii() and c.isalnum()) or c in "._-" else "-"
+                   for c in stem).strip("-._")
+    if slug and slug == stem:
+        return slug
+    digest = hashlib.sha256(str(path).encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return f"{slug}-{digest}" if slug else f"model-{digest}"
+
+
 def adhoc_spec(path: str) -> ModelSpec:
     """A model given on the command line: a .gguf file or an ONNX model folder."""
-    p = Path(path)
-    stem = "".join(c if c.isalnum() or c in "._-" else "-" for c in p.stem).strip("-._")
-    return ModelSpec(id=stem or "model", format="onnx" if p.is_dir() else "gguf",
-                     source=PathSource(kind="path", path=str(p.resolve())))
+    try:
+        p = Path(path).resolve(strict=False)
+    except (RuntimeError, OSError) as e:  # a symlink loop, an unreadable component
+        raise ModelError(f"cannot resolve the model path: {e}", path=path) from None
+    try:
+        os.stat(p)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise ModelError("symlink loop: the path never reaches a file", path=path) from None
+    return ModelSpec(id=adhoc_id(Path(path).stem, p), format="onnx" if p.is_dir() else "gguf",
+                     source=PathSource(kind="path", path=str(p)))

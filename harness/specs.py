@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+import math
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class Strict(BaseModel):
@@ -103,6 +105,20 @@ class Budget(Strict):
     prompt_tokens: int | None = Field(None, gt=0)
     gen_tokens: int | None = Field(None, gt=0)
     task: str | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self):
+        for key in ("min", "max"):
+            v = getattr(self, key)
+            if v is not None and not math.isfinite(v):
+                raise ValueError(f"budget {self.metric}: '{key}' must be a finite number, "
+                                 f"got {v}")
+        if self.min is None and self.max is None:
+            raise ValueError(f"budget {self.metric}: needs 'min' or 'max'")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"budget {self.metric}: 'min' {self.min} is above 'max' "
+                             f"{self.max}")
+        return self
 
 
 class DeviceProfile(Strict):

@@ -62,6 +62,12 @@ def models(names: list[str] | tuple[str, ...], cat, cat_path: Path,
         if options:
             spec = spec.model_copy(update={"options": {**spec.options, **options}})
         path, digest = resolve(spec, cat_path.parent)
+        if spec.id in out and out[spec.id].path.resolve() != path.resolve():
+            # two different files with one name (a/model.gguf, b/model.gguf): both kept
+            import hashlib
+
+            tag = hashlib.sha256(str(path.resolve()).encode("utf-8", "surrogateescape"))
+            spec = spec.model_copy(update={"id": f"{spec.id}-{tag.hexdigest()[:8]}"})
         out[spec.id] = ResolvedModel(spec, path, digest)
     return out
 
