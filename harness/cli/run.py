@@ -71,6 +71,20 @@ def resumed_request(run_dir: Path):
                         path=run_dir / "run.json") from None
 
 
+def check_same_models(run_dir: Path, plan) -> None:
+    """A resumed run never changes model: every record already in the folder must be of a
+    model the plan resolves to now, with the same sha256."""
+    from harness.engine.session import recorded_models
+
+    now = {m.spec.id: m.sha256 for m in plan.models.values()}
+    for model_id, (sha, path) in recorded_models(run_dir).items():
+        if now.get(model_id) != sha:
+            have = ", ".join(f"{i} ({s[:12]})" for i, s in now.items())
+            raise DataError(f"cannot resume: this run measured model {model_id!r} (sha256 "
+                            f"{str(sha)[:12]}..., e.g. {path.name}) but run.json now resolves "
+                            f"to {have}; start a new run instead", path=run_dir / "run.json")
+
+
 def cmd_run(args) -> int:
     from harness import api
     from harness.cli import printers
@@ -86,7 +100,16 @@ def cmd_run(args) -> int:
     else:
         request = request_from_args(args)
         skip, out_dir, run_id = set(), (Path(args.out) if args.out else None), None
+        if out_dir is not None:
+            from harness.records import check_writable_dir
+
+            check_writable_dir(out_dir, "--out")
     plan = api.plan(request)
+    if args.resume:
+        check_same_models(run_dir, plan)
+        if all(j.item_key(i) in skip for j in plan.jobs for i in range(len(j.items))):
+            log(f"nothing left to run: every record of {run_dir} is finished")
+            return 0
     print_plan(f"plan (device {plan.device.name}, pinned to CPUs {plan.device.cpu_set()}):",
                plan)
     if args.dry_run:

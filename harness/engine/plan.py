@@ -216,6 +216,34 @@ def _prompt_text(request) -> str | None:
     return "\n\n".join(it["text"] for it in task["items"])
 
 
+def check_context(request, models: dict) -> None:
+    """depth + prompt + gen must fit the context each model was trained for (read from
+    the model file when it says, else harness.models.MAX_CONTEXT)."""
+    from harness.models import MAX_CONTEXT, trained_context
+
+    need = max(request.depths) + max(request.prompts) + max(request.gens)
+    for m in models.values():
+        trained = trained_context(m.path, m.spec.format)
+        limit = trained or MAX_CONTEXT
+        if need > limit:
+            what = (f"the {trained} tokens model {m.spec.id!r} was trained for" if trained
+                    else f"the {MAX_CONTEXT} tokens any model here can take")
+            raise BenchError(f"--prompt/--gen/--depth: depth + prompt + gen = {need} tokens "
+                             f"exceeds {what}")
+
+
+def check_cache(model, precision: str) -> None:
+    """An ONNX port to prepare needs a writable cache folder: checked before anything runs."""
+    from harness import prepare
+    from harness.records import check_writable_dir
+
+    root = prepare.cache_root()
+    if root.exists() and not root.is_dir():
+        raise BenchError(f"{prepare.CACHE_ENV}: the ONNX cache is not a folder", path=root)
+    if not prepare.is_prepared(model.sha256, prepare.canonical_precision(precision)):
+        check_writable_dir(root, f"{prepare.CACHE_ENV} (the ONNX cache)")
+
+
 def check_options(options: dict, backends: list[str]) -> None:
     """Every --set key must be a setting one of the backends reads."""
     from harness import backends as reg
@@ -243,6 +271,8 @@ def from_request(request, *, parity_dump_dir: Path | None = None) -> Plan:
             if m.spec.format == "onnx" and reg.artifact_kind(b) == "gguf":
                 raise BenchError(f"backend {b!r} reads GGUF files; model {m.spec.id!r} is an "
                                  "ONNX folder (use onnxruntime or ort_genai)")
+            if m.spec.format == "gguf" and reg.artifact_kind(b) == "onnx":
+                check_cache(m, request.precision)
     plan = Plan(request=request, device=device, models=models, jobs=[], catalogue_path=cat_path,
                 warnings=resolve.host_warnings(device))
     if request.parity_task:
@@ -251,6 +281,7 @@ def from_request(request, *, parity_dump_dir: Path | None = None) -> Plan:
     threads = list(request.threads or [device.resolve_threads()])
     if request.speed:
         _check_speed_settings(request, backends)
+        check_context(request, models)
         plan.jobs = build(list(models), backends, threads, list(request.prompts),
                           list(request.gens), repetitions=request.reps, warmup=request.warmup,
                           context_size=device.context_size, depths=list(request.depths),

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from harness.engine.plan import Job, Plan
 from harness.errors import BenchError, DataError
-from harness.records import (Measurement, Record, make_record, new_run_id, now_iso,
-                             read_record, write_json)
+from harness.records import (Measurement, Record, check_writable_dir, make_record,
+                             new_run_id, now_iso, read_record, write_json)
 
 MAX_MANIFEST_BYTES = 4 * 2**20
 
@@ -40,6 +40,18 @@ def finished_keys(run_dir: Path) -> set[str]:
         except DataError:
             pass  # unreadable: redo it
     return done
+
+
+def recorded_models(run_dir: Path) -> dict[str, tuple[str, Path]]:
+    """model id -> (sha256, one record file) of the readable records in run_dir/records."""
+    out: dict[str, tuple[str, Path]] = {}
+    for p in sorted((run_dir / "records").glob("*.json")):
+        try:
+            r = read_record(p)
+        except DataError:
+            continue
+        out.setdefault(r.model_id, (r.model.get("sha256"), p))
+    return out
 
 
 def read_manifest(run_dir: Path) -> dict:
@@ -164,6 +176,7 @@ class Session:
 
         from harness.measure.environment import environment
 
+        check_writable_dir(self.out_dir, "results folder")  # before anything is written
         env = environment()
         self.run_dir.mkdir(parents=True, exist_ok=True)  # run ids are unique per process
         manifest = {"run_id": self.run_id, "started_at": now_iso(),
