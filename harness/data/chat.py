@@ -13,16 +13,26 @@ from pathlib import Path
 
 from harness.errors import ModelError
 
+#: bounds of the sandbox: repetition counts ("x" * n) and the rendered text
+MAX_REPEAT = 100_000
+MAX_RENDERED = 1 << 20
+
 
 def chat_template(model_path: Path) -> str | None:
     """The model's own chat template, or None when it has none."""
     model_path = Path(model_path)
     if model_path.is_dir():
         cfg = model_path / "tokenizer_config.json"
-        if cfg.is_file():
-            tpl = json.loads(cfg.read_text(encoding="utf-8")).get("chat_template")
-            return tpl if isinstance(tpl, str) else None
-        return None
+        if not cfg.is_file():
+            return None
+        try:
+            data = json.loads(cfg.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as e:
+            raise ModelError(f"not valid JSON: {e}".splitlines()[0], path=cfg) from None
+        except OSError as e:
+            raise ModelError(f"cannot read: {e.strerror}", path=cfg) from None
+        tpl = data.get("chat_template") if isinstance(data, dict) else None
+        return tpl if isinstance(tpl, str) else None
     try:
         from gguf import GGUFReader
     except ImportError:
@@ -38,17 +48,36 @@ def render(template: str, messages: list[dict], *, add_generation_prompt: bool =
            bos_token: str = "", eos_token: str = "", source: str | Path = "chat template") -> str:
     """Render messages with the template in a sandbox; template errors name the source."""
     from jinja2 import TemplateError
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
+    from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
     def raise_exception(message: str):
         raise TemplateError(message)
 
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    class Sandbox(ImmutableSandboxedEnvironment):
+        """Also bounds `**` (10**10**9 would compute for ever) and the output's size."""
+
+        intercepted_binops = frozenset({"**", "*"})
+
+        def call_binop(self, context, operator, left, right):
+            if operator == "**" and isinstance(right, (int, float)) and abs(right) > 64:
+                raise SecurityError(f"exponent {right} is too large")
+            if operator == "*" and any(isinstance(x, int) and abs(x) > MAX_REPEAT
+                                       for x in (left, right)):
+                raise SecurityError("repetition count is too large")
+            return super().call_binop(context, operator, left, right)
+
+    env = Sandbox(trim_blocks=True, lstrip_blocks=True)
     env.globals["raise_exception"] = raise_exception
     try:
-        return env.from_string(template).render(
+        out = env.from_string(template).render(
             messages=messages, add_generation_prompt=add_generation_prompt,
             bos_token=bos_token, eos_token=eos_token)
-    except TemplateError as e:
-        raise ModelError(f"chat template refused or failed: {type(e).__name__}: {e}",
-                         path=source) from None
+    except (TemplateError, ArithmeticError, ValueError, TypeError, LookupError,
+            AttributeError, RecursionError, MemoryError) as e:
+        # a template is someone else's code: any failure is that file's error, one line
+        raise ModelError(f"chat template refused or failed: {type(e).__name__}: {e}"
+                         .splitlines()[0], path=source) from None
+    if len(out) > MAX_RENDERED:
+        raise ModelError(f"chat template rendered {len(out)} characters, more than the "
+                         f"{MAX_RENDERED} allowed", path=source)
+    return out

@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Literal, Union
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from harness.config import project_root, read_yaml, validate
 from harness.errors import ConfigError, DataError
@@ -83,6 +83,26 @@ class PromptSpec(Strict):
 
     template: str = "{query}"
     choice_template: str = " {choice}"
+
+    @field_validator("template", "choice_template")
+    @classmethod
+    def _field_names_only(cls, v: str) -> str:
+        """{name} only: no attribute or index access, conversion or format spec (a template
+        comes from a file, and str.format would otherwise reach into Python objects)."""
+        import string
+
+        try:
+            parts = list(string.Formatter().parse(v))
+        except ValueError as e:
+            raise _invalid(f"bad template ({e})") from None
+        for _, name, spec, conv in parts:
+            if name is not None and (not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name)
+                                     or spec or conv):
+                raise _invalid(f"template field {{{name}{'!' + conv if conv else ''}"
+                               f"{':' + spec if spec else ''}}} is not allowed: fields are "
+                               "plain names ({query}), without attribute or index access, "
+                               "conversion or format spec")
+        return v
 
 
 class PerplexityParams(Strict):
@@ -217,6 +237,7 @@ def load_task(name_or_path: str) -> TaskSpec:
     if path.stem != spec.name:
         raise ConfigError(f"key 'name': {spec.name!r} does not match the file name "
                           f"{path.stem!r}", path=path)
+    spec._source = path  # errors name this file; a relative data.path is relative to it
     return spec
 
 
@@ -233,7 +254,7 @@ def _data_location(task: TaskSpec) -> Path:
     raw = task.data.path or ""
     if raw.startswith(EVALDATA_PREFIX):
         return evaldata_root() / raw[len(EVALDATA_PREFIX):]
-    return tasks_dir() / raw
+    return task.source.parent / raw
 
 
 def data_files(task: TaskSpec, data_dir: Path | None = None) -> list[tuple[str, Path]]:
@@ -250,7 +271,8 @@ def data_files(task: TaskSpec, data_dir: Path | None = None) -> list[tuple[str, 
     if data_dir is None:
         return files
     out = []
-    rel_root = evaldata_root() if (d.path or "").startswith(EVALDATA_PREFIX) else tasks_dir()
+    rel_root = (evaldata_root() if (d.path or "").startswith(EVALDATA_PREFIX)
+                else task.source.parent)
     for subject, f in files:
         candidates = [Path(data_dir) / f.name]
         try:
