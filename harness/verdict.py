@@ -1,25 +1,34 @@
 """PoC verdict: a device profile's budgets checked against measured records.
 
-For each budget the measured value and a 95% confidence bound on the unfavourable side
-are found (a "max" budget is checked against the upper bound, a "min" budget against the
-lower one), and the budget PASSes only when that bound meets it: a pass means "meets the
-budget with 95% confidence", not "the median happened to meet it".
+For each budget the measured value and a one-sided 95% confidence bound on the
+unfavourable side are found (a "max" budget is checked against an upper bound, a "min"
+budget against a lower one; a budget with both gets both, each one-sided 95%), and the
+budget PASSes only when that bound meets it: a pass means "meets the budget with 95%
+confidence", not "the median happened to meet it". Every budget in verdict.json carries
+the `method` of its value and bound and its `level` (0.95, or null for a single reading).
+The statistics are in harness.measure.bounds and harness.measure.soak:
 
-  ttft_ms, prefill_tps, decode_tps, load_s   median over repetitions; bound: bootstrap
-                                             interval of the median (records' summary)
-  itl_p50_ms, itl_p90_ms, itl_p99_ms         that percentile of the pooled gaps; bound:
-                                             bootstrap interval of the percentile
-  peak_rss_mb                                the largest peak over every worker of the
-                                             model and backend (single reading, bound = value)
-  acc, acc_norm                              task accuracy; bound: mean -/+ 1.96 x stderr
-  perplexity                                 token perplexity of the task (bound = value)
-  determinism                                1 if every prompt repeated exactly within and
-                                             across two worker processes, else 0
-  rss_slope_mb_per_min                       resident-memory slope of the soak run
+  ttft_ms, prefill_tps, decode_tps    median over repetitions; bootstrap of the median by
+                                      repetition (5+ repetitions, else NOT MEASURED)
+  load_s                              one reading per worker: single reading, no bound
+  itl_p50_ms, itl_p90_ms, itl_p99_ms  percentile of the pooled gaps; bootstrap resampling
+                                      whole repetitions (10+ repetitions, else NOT
+                                      MEASURED with the reason)
+  peak_rss_mb                         the largest peak over every worker of the model and
+                                      backend: single readings, no bound
+  acc, acc_norm                       share of correct items; exact Clopper-Pearson bound
+  perplexity                          token perplexity exp(sum nll / sum tokens); bound
+                                      from the ratio estimator's delta-method SE
+  determinism                         1 if every prompt repeated exactly within and across
+                                      two worker processes, else 0: single reading
+  rss_slope_mb_per_min                Theil-Sen slope of the soak's RSS with Sen's bound;
+                                      a sawtooth is judged by its cycle peaks; a soak too
+                                      short for the budget is NOT MEASURED
 
-A budget with no matching record is "not_measured": neither pass nor fail, and the
-verdict is then "incomplete". The verdict is "fail" if any budget fails, "pass" only if
-every budget passes.
+A single reading is decided on its value ("single reading, no bound"). A budget with no
+matching record, or whose bound cannot be given (the detail says why), is
+"not_measured": neither pass nor fail, and the verdict is then "incomplete". The verdict
+is "fail" if any budget fails, "pass" only if every budget passes.
 """
 
 from __future__ import annotations
@@ -27,10 +36,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.markdown import table
+from harness.measure import bounds
+from harness.measure.bounds import Bound
+from harness.measure.soak import slope_bound
 from harness.records import Record, now_iso
 from harness.specs import Budget, DeviceProfile
 
 SCHEMA = "sllm-bench/verdict"
+BOUND_HEADER = f"one-sided {bounds.LEVEL:.0%} bound"
 SPEED = {"ttft_ms": ("ttft_ms", None), "prefill_tps": ("prefill_tps", None),
          "decode_tps": ("decode_tps", None), "load_s": ("load_s", None),
          "itl_p50_ms": ("itl_ms", 50), "itl_p90_ms": ("itl_ms", 90),
@@ -41,83 +54,109 @@ UNITS = {"ttft_ms": "ms", "prefill_tps": "tokens/s", "decode_tps": "tokens/s", "
          "rss_slope_mb_per_min": "MB/min"}
 
 
-def _speed_value(records, b: Budget, device: DeviceProfile):
+def _sides(b: Budget) -> list[str]:
+    return (["lower"] if b.min is not None else []) + (["upper"] if b.max is not None else [])
+
+
+def _speed_bound(records, b: Budget, device: DeviceProfile, side: str) -> Bound | None:
     metric, pct = SPEED[b.metric]
     threads = device.resolve_threads()
     cands = [r for r in records if r.kind == "speed"
              and (b.prompt_tokens is None or r.params["prompt_tokens"] == b.prompt_tokens)
              and (b.gen_tokens is None or r.params["gen_tokens"] == b.gen_tokens)
-             and r.params["threads"] == threads and r.metric(metric)]
+             and r.params["threads"] == threads and r.samples(metric)]
     if not cands:
         return None
-    m = cands[0].metric(metric)
+    r = cands[0]
     if pct is None:
-        s = m.summary
-        return s["median"], (s["ci_low"], s["ci_high"]), "median, 95% bootstrap interval"
-    from harness.measure.stats import bootstrap_ci, percentile
+        return bounds.median_bound(r.samples(metric), side)
+    reps = bounds.split_repetitions(r.samples(metric), r.params.get("repetitions"),
+                                    r.params.get("gen_tokens"), r.samples("gen_tokens_out"))
+    if reps is None:
+        return Bound(bounds.percentile_bound([r.samples(metric)], pct, side).value, None,
+                     f"p{pct} of pooled gaps", bounds.LEVEL, 0, side,
+                     "the repetitions cannot be recovered from the pooled gaps")
+    return bounds.percentile_bound(reps, pct, side)
 
-    import numpy as np
 
-    xs = m.samples
-    lo, hi = bootstrap_ci(xs, stat=lambda a: np.percentile(a, pct))
-    return percentile(xs, pct), (lo, hi), f"p{pct} of {len(xs)} gaps, 95% bootstrap interval"
-
-
-def _value(records, b: Budget, device: DeviceProfile):
-    """(measured, (low, high), how) or None when nothing measured it."""
+def _bound(records, b: Budget, device: DeviceProfile, side: str) -> Bound | None:
+    """The value and its one-sided bound on `side`, or None when nothing measured it."""
     if b.metric in SPEED:
-        return _speed_value(records, b, device)
+        return _speed_bound(records, b, device, side)
     if b.metric == "peak_rss_mb":
         peaks = [r.samples("peak_rss_mb")[0] for r in records if r.samples("peak_rss_mb")]
         if not peaks:
             return None
-        return max(peaks), (max(peaks), max(peaks)), f"largest of {len(peaks)} worker peaks"
+        return bounds.single(max(peaks), f"largest of {len(peaks)} worker peaks, each a "
+                             f"{bounds.SINGLE}", len(peaks))
     if b.metric in ("acc", "acc_norm", "perplexity"):
-        name = "token_perplexity" if b.metric == "perplexity" else b.metric
         for r in records:
-            if r.kind == "quality" and r.task_name == b.task and (m := r.metric(name)):
-                s = m.summary
-                if b.metric == "perplexity":
-                    return s["median"], (s["median"], s["median"]), "token perplexity"
-                half = 1.96 * s["sem"]
-                return s["mean"], (s["mean"] - half, s["mean"] + half), \
-                    f"mean of {s['n']} items, +/- 1.96 stderr"
+            if r.kind != "quality" or r.task_name != b.task:
+                continue
+            if b.metric == "perplexity":
+                found = bounds.perplexity_bound(r.samples("window_nll"),
+                                                r.samples("window_tokens"), side)
+                if found is None and r.samples("token_perplexity"):
+                    found = bounds.single(r.samples("token_perplexity")[0],
+                                          f"token perplexity, {bounds.SINGLE}")
+            elif r.samples(b.metric):
+                found = bounds.accuracy_bound(r.samples(b.metric), side)
+            else:
+                found = None
+            if found is not None:
+                return found
         return None
     if b.metric == "determinism":
         r = next((r for r in records if r.kind == "determinism" and "worker" not in r.params),
                  None)
         if r is None:
             return None
-        v = min(r.samples("determinism") or [0.0])
-        return v, (v, v), "1 = identical within and across two processes"
+        return bounds.single(min(r.samples("determinism") or [0.0]),
+                             f"1 = identical within and across two processes; "
+                             f"{bounds.SINGLE}")
     if b.metric == "rss_slope_mb_per_min":
         for r in records:
-            if r.kind == "soak" and r.samples(b.metric):
-                v = r.samples(b.metric)[0]
-                return v, (v, v), "least-squares slope over the soak run"
+            if r.kind != "soak":
+                continue
+            if r.samples("soak_t_s") and r.samples("soak_rss_mb"):
+                return slope_bound(r.samples("soak_t_s"), r.samples("soak_rss_mb"),
+                                   b.max, r.params.get("duration_s"))
+            if r.samples(b.metric):
+                return bounds.single(r.samples(b.metric)[0], f"recorded slope, "
+                                     f"{bounds.SINGLE}")
     return None
 
 
 def check_budget(records: list[Record], b: Budget, device: DeviceProfile) -> dict:
     out = {"metric": b.metric, "max": b.max, "min": b.min, "prompt_tokens": b.prompt_tokens,
            "gen_tokens": b.gen_tokens, "task": b.task, "unit": UNITS[b.metric],
-           "measured": None, "bound": None, "status": "not_measured", "detail": ""}
-    found = _value(records, b, device)
-    if found is None:
-        out["detail"] = "no record measured this"
+           "measured": None, "bound": None, "method": None, "level": None,
+           "status": "not_measured", "detail": ""}
+    found = {side: _bound(records, b, device, side) for side in _sides(b)}
+    first = next(iter(found.values()), None)
+    if first is None or first.value is None:
+        out["detail"] = first.reason if first is not None else "no record measured this"
+        if first is not None:
+            out["method"] = first.method
         return out
-    measured, (lo, hi), how = found
-    ok, bounds = True, []
-    if b.max is not None:
-        ok &= hi <= b.max
-        bounds.append(hi)
-    if b.min is not None:
-        ok &= lo >= b.min
-        bounds.append(lo)
-    out.update(measured=measured, bound=bounds[0] if len(bounds) == 1 else [lo, hi],
-               status="pass" if ok else "fail", detail=how)
-    if not ok and ((b.max is None or measured <= b.max) and (b.min is None or measured >= b.min)):
-        out["detail"] += "; the measured value meets the budget but its bound does not"
+    measured = first.value
+    out.update(measured=measured, method=first.method, level=first.level)
+    missing = [f for f in found.values() if f.level is not None and not f.bounded]
+    if missing:
+        out["detail"] = "; ".join(f.reason for f in missing)
+        return out
+    values = {side: (f.bound if f.bounded else f.value) for side, f in found.items()}
+    ok = ((b.max is None or values["upper"] <= b.max)
+          and (b.min is None or values["lower"] >= b.min))
+    notes = [n for f in found.values() for n in f.notes]
+    if first.bounded:
+        out["bound"] = (list(values.values()) if len(values) == 2
+                        else next(iter(values.values())))
+    out.update(status="pass" if ok else "fail", detail="; ".join(notes))
+    if not ok and first.bounded and ((b.max is None or measured <= b.max)
+                                     and (b.min is None or measured >= b.min)):
+        out["detail"] = "; ".join(notes + ["the measured value meets the budget but its "
+                                           "bound does not"])
     return out
 
 
@@ -154,12 +193,19 @@ def _num(v) -> str:
     return f"{v:.4g}"
 
 
+def _how(b: dict) -> str:
+    """The method, and why a budget is not measured or what to know about its bound."""
+    parts = [p for p in (b.get("method"), b.get("detail")) if p]
+    return "; ".join(parts) or "-"
+
+
 def markdown_table(doc: dict) -> str:
     """The verdict as a Markdown table, with the overall verdict first."""
     lines = [f"**{doc['verdict'].upper()}**: {doc['model']['id']} / {doc['backend']} on "
              f"{doc['device']['name']}", ""]
     lines += [f"> warning: {w}" for w in doc["host_warnings"]]
-    lines += table(["budget", "requirement", "measured", "95% bound", "result"],
+    lines += table(["budget", "requirement", "measured", BOUND_HEADER, "result", "method"],
                    [[b["metric"], _requirement(b), _num(b["measured"]), _num(b["bound"]),
-                     b["status"].replace("_", " ").upper()] for b in doc["budgets"]])
+                     b["status"].replace("_", " ").upper(), _how(b)]
+                    for b in doc["budgets"]])
     return "\n".join(lines) + "\n"

@@ -74,7 +74,7 @@ def test_verify_emits_determinism_and_verdict_through_the_session(project):
           - {metric: decode_tps, min: 1, prompt_tokens: 8, gen_tokens: 4}
           - {metric: determinism, min: 1}
         """)
-    plan = api.plan(api.verify_request("v", backends=("fake",), reps=2, soak_seconds=0))
+    plan = api.plan(api.verify_request("v", backends=("fake",), reps=5, soak_seconds=0))
     assert [j.runs().describe(j) for j in plan.jobs][1:] == [
         "reliability: determinism-w1", "reliability: determinism-w2"]
     seen = []

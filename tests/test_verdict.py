@@ -14,14 +14,15 @@ from harness.verdict import check_budget, markdown_table, verdict
 def speed_record(decode, ttft=(100.0,) * 10, prompt=128, threads=2, peak=300.0):
     ms = [Measurement("ttft_ms", "ms", False, tuple(ttft)),
           Measurement("decode_tps", "tokens/s", True, tuple(decode)),
-          Measurement("itl_ms", "ms", False, tuple(1000 / d for d in decode for _ in range(5))),
+          Measurement("itl_ms", "ms", False, tuple(1000 / d for d in decode for _ in range(63))),
           Measurement("load_s", "s", False, (0.5,)),
           Measurement("peak_rss_mb", "MB", False, (peak,))]
     return make_record(kind="speed", run_id="r", seq=0, started_at="t",
                        model={"id": "m", "format": "gguf", "sha256": None, "size_bytes": 1},
                        backend={"name": "llama_cpp"}, device={"name": "d"},
                        task={"name": "speed", "version": 1},
-                       params={"prompt_tokens": prompt, "gen_tokens": 64, "threads": threads},
+                       params={"prompt_tokens": prompt, "gen_tokens": 64, "threads": threads,
+                               "repetitions": len(decode)},
                        env=environment(), measurements=ms)
 
 
@@ -40,7 +41,7 @@ def device(*budgets, threads=2):
 
 
 def test_min_budget_uses_the_lower_bound():
-    recs = [speed_record([50.0 + i for i in range(10)])]  # median 54.5, CI roughly 52-57
+    recs = [speed_record([50.0 + i for i in range(10)])]  # median 54.5, lower bound 51
     ok = check_budget(recs, *device({"metric": "decode_tps", "min": 45,
                                      "prompt_tokens": 128}).budgets, device())
     assert ok["status"] == "pass" and ok["measured"] == pytest.approx(54.5)
@@ -56,6 +57,11 @@ def test_max_budget_uses_the_upper_bound_and_percentiles():
     assert r["status"] == "pass" and r["bound"] > r["measured"]
     r = check_budget(recs, *device({"metric": "itl_p99_ms", "max": 5}).budgets, device())
     assert r["status"] == "fail" and r["measured"] == pytest.approx(10.0)
+    assert r["level"] == 0.95 and "one-sided 95%" in r["method"]
+    # p99 from 5 repetitions has no 95% bound: NOT MEASURED with the reason
+    few = [speed_record([100.0] * 5)]
+    r = check_budget(few, *device({"metric": "itl_p99_ms", "max": 50}).budgets, device())
+    assert r["status"] == "not_measured" and "5 repetitions cannot bound p99" in r["detail"]
 
 
 def test_peak_memory_takes_the_worst_worker_and_accuracy_its_stderr():
@@ -64,7 +70,10 @@ def test_peak_memory_takes_the_worst_worker_and_accuracy_its_stderr():
     d = device({"metric": "peak_rss_mb", "max": 800}, {"metric": "acc", "min": 0.7, "task": "mc_en"})
     mem, acc = (check_budget(recs, b, d) for b in d.budgets)
     assert mem["status"] == "fail" and mem["measured"] == 900
+    assert mem["bound"] is None and mem["level"] is None and "no bound" in mem["method"]
     assert acc["measured"] == pytest.approx(30 / 36) and acc["bound"] < acc["measured"]
+    assert "Clopper-Pearson" in acc["method"]  # P(Binomial(36, 0.6973) >= 30) = 0.05
+    assert acc["bound"] == pytest.approx(0.6973, abs=1e-4)
 
 
 def test_not_measured_makes_the_verdict_incomplete_and_a_failure_wins():
@@ -113,7 +122,8 @@ def test_worker_is_pinned_to_the_profiles_cores(project):
 
 def test_verify_passes_on_a_deterministic_fake_model(project):
     write(project / "devices" / "fake-laptop.yaml", FAKE_PROFILE)
-    r = run_cli("verify", "-d", "fake-laptop", "-b", "fake", "-r", "3", "--soak-seconds", "1",
+    # 5 repetitions: the fewest that bound a median at 95% (0.5^5 = 3.1%)
+    r = run_cli("verify", "-d", "fake-laptop", "-b", "fake", "-r", "5", "--soak-seconds", "1",
                 "--out", str(project / "out"), "--no-report")
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.startswith("**PASS**: fake-ok / fake on fake-laptop")
@@ -132,7 +142,8 @@ def test_verify_reports_a_determinism_mismatch_across_processes(project):
     r = run_cli("verify", "-d", "fake-laptop", "-b", "fake", "-m", "fake-flaky", "-r", "3",
                 "--soak-seconds", "0", "--out", str(project / "out"), "--no-report")
     assert r.returncode == 1
-    assert "| determinism | >= 1 | 0 | 0 | FAIL |" in r.stdout
+    assert "| determinism | >= 1 | 0 | - | FAIL | 1 = identical" in r.stdout
+    assert "single reading, no bound" in r.stdout
     assert "| rss_slope_mb_per_min | <= 1000 MB/min | - | - | NOT MEASURED |" in r.stdout
     (run_dir,) = (project / "out").iterdir()
     det = read_record(run_dir / "records" / "fake-fake-flaky-t1-determinism.json")

@@ -32,7 +32,7 @@ SCHEMA_VERSION = 1
 QUALITY_METRICS = ("acc", "acc_norm", "acc_per_token", "exact_match", "token_perplexity",
                    "word_perplexity", "byte_perplexity", "bits_per_byte")
 BUDGET_KEYS = ("metric", "status", "max", "min", "prompt_tokens", "gen_tokens", "task", "unit",
-               "measured", "bound", "detail")
+               "measured", "bound", "detail", "method", "level")
 SCORE = {
     "name": "composite-v1",
     "formula": "100 * cbrt(prefill_tps / best_prefill_tps * decode_tps / best_decode_tps "

@@ -95,7 +95,8 @@ def verdict_view(inputs: Inputs) -> dict:
             budgets.append({"metric": b["metric"], "name": name, "requirement": requirement(b),
                             "measured": fmt(b.get("measured")), "bound": fmt(b.get("bound")),
                             "status": b["status"], "status_text": STATUS_TEXT[b["status"]],
-                            "detail": b.get("detail") or ""})
+                            "detail": "; ".join(x for x in (b.get("method"), b.get("detail"))
+                                                if x)})
         dev = v.get("device", {})
         items.append({
             "device": dev.get("name", "?"), "description": dev.get("description") or "",

@@ -9,10 +9,12 @@ soak: generations of a fixed shape back to back for `duration_s` seconds; for ea
   freed heap has been handed back to the OS (glibc malloc_trim, outside the timed part):
   glibc otherwise keeps freed blocks, and llama.cpp's per-call allocations then grow RSS
   by some tens of MB over the first minute before it levels off, which is reuse, not a
-  leak. Reported: the time series, the least-squares slope of resident memory in MB per
-  minute over the run after its first 10% (a leak shows as growth; the peak RSS of the
+  leak. Reported: the time series, the Theil-Sen slope of resident memory in MB per
+  minute over the run after its first 10% (harness.measure.soak: robust to a single
+  allocator step; the verdict reads the time series itself, tells a sawtooth that
+  returns to its floor from rising peaks and bounds the slope; the peak RSS of the
   worker, untrimmed, is reported as always), the drift of decode speed in % of its mean
-  per minute,
+  per minute (least squares),
   and the number of generations that raised an error (the run goes on after an error
   and stops after three in a row).
 """
@@ -24,6 +26,7 @@ from collections.abc import Callable
 
 from harness.backends.base import Backend
 from harness.measure.memory import current_rss_bytes, release_free_heap
+from harness.measure.soak import theil_sen
 from harness.records import Measurement
 from harness.scenarios import speed
 from harness.scenarios.base import Scenario
@@ -92,7 +95,7 @@ def soak(backend: Backend, *, duration_s: float, prompt_tokens: int, gen_tokens:
              Measurement("soak_decode_tps", "tokens/s", True, tuple(tps)),
              Measurement("soak_rss_mb", "MB", False, tuple(rss)),
              Measurement("rss_slope_mb_per_min", "MB/min", False,
-                         (slope_per_minute(ts[skip:], rss[skip:]),)),
+                         (theil_sen(ts[skip:], rss[skip:])[0] if len(ts) - skip > 1 else 0.0,)),
              Measurement("decode_drift_pct_per_min", "%/min", True, (drift,)),
              Measurement("soak_errors", "count", False, (float(errors),))],
             {"last_error": last_error, "generations": len(ts)})
