@@ -65,7 +65,7 @@ def validate(cls: type[T], data: Any, path: Path) -> T:
         return cls.model_validate(data)
     except ValidationError as e:
         err = e.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"] if not _is_union_tag(p))
+        loc = ".".join(_printable(p) for p in err["loc"] if not _is_union_tag(p))
         if err["type"] == "extra_forbidden":
             msg = f"unknown key '{loc}'"
         elif err["type"] == "missing":
@@ -75,6 +75,12 @@ def validate(cls: type[T], data: Any, path: Path) -> T:
         more = len(e.errors()) - 1
         raise ConfigError(msg + (f" (and {more} more problem(s))" if more else ""),
                           path=path) from None
+
+
+def _printable(part: Any) -> str:
+    """A key as one line of text: control characters (a newline in a key) escaped."""
+    text = str(part)
+    return text if text.isprintable() else repr(text)[1:-1]
 
 
 def _is_union_tag(part: Any) -> bool:

@@ -98,8 +98,8 @@ class PromptSpec(Strict):
         for _, name, spec, conv in parts:
             if name is not None and (not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name)
                                      or spec or conv):
-                raise _invalid(f"template field {{{name}{'!' + conv if conv else ''}"
-                               f"{':' + spec if spec else ''}}} is not allowed: fields are "
+                field = f"{{{name}{'!' + conv if conv else ''}{':' + spec if spec else ''}}}"
+                raise _invalid(f"template field {field!r} is not allowed: fields are "
                                "plain names ({query}), without attribute or index access, "
                                "conversion or format spec")
         return v
