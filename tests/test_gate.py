@@ -14,8 +14,8 @@ import pytest
 from conftest import ROOT, run_cli, write
 from harness.cli import main
 from harness.gate.config import load as load_config
-from harness.gate.stats import (IMPROVED, NOT_GATED, OK, REGRESSION, TOO_FEW, Rule,
-                                compare)
+from harness.gate.stats import (IMPROVED, NO_SAMPLES, NON_FINITE, NOT_GATED, OK,
+                                REGRESSION, TOO_FEW, Rule, compare)
 from harness.measure.environment import environment
 from harness.records import (Measurement, Record, make_record, read_record, record_files,
                              write_json)
@@ -121,7 +121,37 @@ def test_too_few_samples_cannot_be_significant():
     out = compare([100.0, 101, 99], [50.0, 51, 49], True, Rule(), alpha=0.05)
     assert out.decision == TOO_FEW  # 3 vs 3: smallest p is 1/20 = 0.05
     assert compare([100.0] * 4, [50.0] * 4, True, Rule(), alpha=0.05).decision != TOO_FEW
-    assert compare([None, math.nan], [1.0], True, Rule()) is None
+
+
+@pytest.mark.parametrize("base,cur,decision", [
+    ([None, math.nan], [1.0, 2.0, 3.0], NO_SAMPLES),
+    ([1.0, 2.0, 3.0, 4.0], [], NO_SAMPLES),
+    ([], [], NO_SAMPLES),
+    ([150.0] * 10, [150.0] * 9 + [math.inf], NON_FINITE),  # an infinite rate: not "faster"
+    ([math.inf], [150.0], NON_FINITE),
+    ([150.0], [-math.inf], NON_FINITE),
+])
+def test_no_usable_or_infinite_samples_are_undecided_never_a_pass(base, cur, decision):
+    for higher in (True, False):
+        for rule in (Rule(), Rule(rule="tolerance")):
+            out = compare(base, cur, higher, rule)
+            assert out.decision == decision and out.p is None and out.change is None
+    assert compare(base, cur, True, Rule(gate=False)).decision == NOT_GATED
+
+
+def test_metric_without_samples_fails_only_with_strict(tmp_path, capsys):
+    base = side(tmp_path, "b", record())
+    empty = record().to_dict()
+    for m in empty["measurements"]:
+        if m["metric"] == "decode_tps":
+            m["samples"] = [None, None]
+    cur = side(tmp_path, "c", empty)
+    code, out, _ = gate(capsys, base, cur)
+    assert code == 0 and "| decode_tps (tokens/s) | 10/0 |" in out
+    assert "decode_tps: no samples (current has no samples)" in out
+    code, out, _ = gate(capsys, base, cur, "--strict", "--format", "json")
+    doc = json.loads(out)
+    assert code == 1 and doc["undecided"] == 1 and doc["verdict"].startswith("FAIL (--strict)")
 
 
 # ------------------------------------------------------------------ config

@@ -8,7 +8,8 @@ record's own higher_is_better.
 
 Report.exit_code is 1 when a metric regressed or a current run failed whose baseline ran,
 or (strict) when anything could not be decided: runs or metrics on one side only, failed
-baselines, too few samples; 0 otherwise. Bad input (a record that does not read or
+baselines, too few samples, a side without usable samples (none, or only None/NaN) or
+with an infinite sample; 0 otherwise. Bad input (a record that does not read or
 validate, two records of one run on a side) is a DataError.
 """
 
@@ -18,14 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import DataError
-from harness.gate.stats import REGRESSION, TOO_FEW, compare
+from harness.gate.stats import REGRESSION, UNDECIDED, compare
 from harness.records import Record, shown_param
 
 RUN_FAILED = "run failed"
 BASELINE_FAILED = "baseline failed"
 BOTH_FAILED = "both failed"
 MISSING = "missing"
-NO_SAMPLES = "no samples"
 
 
 @dataclass
@@ -65,7 +65,7 @@ class Report:
 
     @property
     def undecided(self) -> int:
-        return (self.count(TOO_FEW, BASELINE_FAILED, BOTH_FAILED, MISSING, NO_SAMPLES)
+        return (self.count(*UNDECIDED, BASELINE_FAILED, BOTH_FAILED, MISSING)
                 + len(self.baseline_only) + len(self.current_only))
 
     @property
@@ -145,10 +145,7 @@ def metric_rows(b: Record, c: Record, config) -> list[dict]:
         outcome = compare(mb.samples, mc.samples, mc.higher_is_better,
                           config.rule(name, m.unit, c.device, c.task_name),
                           alpha=config.alpha, confidence=config.confidence)
-        if outcome is None:
-            rows.append({**row, "decision": NO_SAMPLES, "reason": "a side has no samples"})
-        else:
-            rows.append({**row, **outcome.to_dict()})
+        rows.append({**row, **outcome.to_dict()})
     return rows
 
 

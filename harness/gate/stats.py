@@ -39,6 +39,10 @@ IMPROVED = "improved"
 OK = "ok"
 TOO_FEW = "too few samples"
 NOT_GATED = "not gated"
+NO_SAMPLES = "no samples"
+NON_FINITE = "non-finite samples"
+#: decisions that leave a metric undecided (a pass only without --strict)
+UNDECIDED = (TOO_FEW, NO_SAMPLES, NON_FINITE)
 
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 20261121
@@ -64,8 +68,8 @@ class Outcome:
 
     n_baseline: int
     n_current: int
-    baseline: float
-    current: float
+    baseline: float | None
+    current: float | None
     change: float | None
     interval: tuple[float, float] | None
     p: float | None
@@ -80,8 +84,22 @@ class Outcome:
 
 
 def clean(samples: Sequence[float | None]) -> list[float]:
-    """Drop missing (None) and NaN samples."""
+    """Drop missing (None) and NaN samples; infinities are kept (see `compare`)."""
     return [float(s) for s in samples if s is not None and not math.isnan(float(s))]
+
+
+def _undecided(x: list[float], y: list[float], rule: Rule) -> Outcome | None:
+    """No usable sample on a side, or an infinite one: never a pass, never an improvement
+    (None when both sides are usable)."""
+    bad = [f"{side} has {'no samples' if not s else f'{n} infinite sample(s)'}"
+           for side, s in (("baseline", x), ("current", y))
+           for n in [sum(math.isinf(v) for v in s)] if not s or n]
+    if not bad:
+        return None
+    decision = NO_SAMPLES if not x or not y else NON_FINITE
+    return _gated(Outcome(n_baseline=len(x), n_current=len(y), baseline=None, current=None,
+                          change=None, interval=None, p=None, rule=rule.rule,
+                          decision=decision, reason="; ".join(bad)), rule)
 
 
 def center(samples: Sequence[float], how: str = "median") -> float:
@@ -142,11 +160,14 @@ def _beyond(worse_rel: float | None, worse_abs: float, rel: float, abs_: float) 
 
 def compare(baseline: Sequence[float | None], current: Sequence[float | None],
             higher_is_better: bool, rule: Rule = Rule(), *, alpha: float = 0.05,
-            confidence: float = 0.95) -> Outcome | None:
-    """Decide one metric (module docstring). None when a side has no usable sample."""
+            confidence: float = 0.95) -> Outcome:
+    """Decide one metric (module docstring). A side without usable samples (none, or
+    only None/NaN) is "no samples", an infinite sample "non-finite samples": both are
+    undecided, a failure with --strict, never ok or improved."""
     x, y = clean(baseline), clean(current)
-    if not x or not y:
-        return None
+    undecided = _undecided(x, y, rule)
+    if undecided is not None:
+        return undecided
     sign = -1.0 if higher_is_better else 1.0
     cx, cy = center(x, rule.center), center(y, rule.center)
     change = relative(cy, cx)
