@@ -104,6 +104,18 @@ def test_single_measurements_use_their_tolerance():
                    load_config(None).rule("load_s", "s", "host", "speed")).decision == NOT_GATED
 
 
+def test_derived_metrics_are_reported_not_gated_with_the_reason(tmp_path):
+    c = load_config(None)
+    for metric, unit in [("prefill_tps", "tokens/s"), ("e2e_ms", "ms")]:
+        out = compare(noisy(100), noisy(50, seed=1), True, c.rule(metric, unit, "host", "s"))
+        assert out.decision == NOT_GATED and out.reason.startswith("derived: ")
+        assert out.change < -0.4 and out.p < 0.001  # still measured and shown
+    assert compare([1.0], [2.0], False, Rule(gate=False)).reason == \
+        "gate: false in the gate config"
+    path = write(tmp_path / "gate.yaml", "metrics:\n  prefill_tps: {gate: true}\n")
+    assert load_config(path).rule("prefill_tps", "tokens/s", "host", "speed").gate
+
+
 def test_change_interval_and_p_are_reported():
     out = compare(noisy(150), noisy(120, seed=1), True, Rule())
     assert out.change == pytest.approx(out.current / out.baseline - 1)
@@ -404,6 +416,9 @@ def test_cli_end_to_end_on_fake_backend_records(project):
     assert r.returncode == 1, r.stderr
     rows = {row["metric"]: row for row in json.loads(r.stdout)["rows"]}
     assert rows["decode_tps"]["decision"] == REGRESSION and rows["decode_tps"]["change"] < -0.5
-    assert rows["itl_ms"]["decision"] == REGRESSION and rows["e2e_ms"]["decision"] == REGRESSION
+    assert rows["itl_ms"]["decision"] == REGRESSION
+    for derived in ("e2e_ms", "prefill_tps"):  # reported, not gated (their parts are)
+        assert rows[derived]["decision"] == NOT_GATED
+        assert rows[derived]["reason"].startswith("derived: ")
     assert rows["load_s"]["decision"] == NOT_GATED
     assert read_record(record_files([slow])[0])["model"]["id"] == "fake-ok"

@@ -67,12 +67,27 @@ UNIT_RULES: dict[str, MetricRule] = {
 }
 
 _REPORT_ONLY = MetricRule(gate=False)
+_ONE_TIMING = "one timing per run cannot separate a change from noise"
+_INPUT = "describes the input, not the model"
+
+#: why a built-in report-only metric is not gated (the row's reason)
+NOT_GATED_WHY: dict[str, str] = {
+    # derived from metrics gated themselves: gating both counts one change twice
+    "prefill_tps": "derived: prompt tokens / ttft_ms, which is gated",
+    "e2e_ms": "derived: ttft_ms + the decode time, both gated",
+    **dict.fromkeys(("load_s", "elapsed_s", "items_per_s"), _ONE_TIMING),
+    "decode_efficiency": "derived from decode_tps and the measured memory bandwidth",
+    "rss_slope_mb_per_min": "a soak statistic, judged by the verdict's soak budget",
+    "decode_drift_pct_per_min": "a soak statistic, judged by the verdict's soak budget",
+    **dict.fromkeys(("text_words", "text_bytes", "window_tokens"), _INPUT),
+}
 _EXACT = MetricRule(rule="tolerance", center="mean", tolerance=0.0, abs_tolerance=0.0)
 
 #: built-in layer by metric name, above the unit layer
 METRIC_RULES: dict[str, MetricRule] = {
-    # one timing per run, at the mercy of the page cache and the neighbours: reported only
-    **dict.fromkeys(("load_s", "elapsed_s", "items_per_s", "decode_efficiency",
+    # derived from other metrics (NOT_GATED_WHY), and one timing per run, at the mercy of
+    # the page cache and the neighbours: reported only
+    **dict.fromkeys(("prefill_tps", "e2e_ms", "load_s", "elapsed_s", "items_per_s", "decode_efficiency",
                      "rss_slope_mb_per_min", "decode_drift_pct_per_min"), _REPORT_ONLY),
     # descriptions of the input, not measurements of the model
     **dict.fromkeys(("text_words", "text_bytes", "window_tokens"), _REPORT_ONLY),
@@ -129,7 +144,7 @@ class GateConfig:
         for layer in layers:
             if layer is not None:
                 rule = layer.apply(rule)
-        return rule
+        return rule if rule.gate else replace(rule, why=NOT_GATED_WHY.get(metric, ""))
 
 
 

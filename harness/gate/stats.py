@@ -60,6 +60,7 @@ class Rule:
     abs_threshold: float = 0.0
     tolerance: float = 0.05
     abs_tolerance: float = 0.0
+    why: str = ""  # why a metric with gate false is not gated (the default: the config)
 
 
 @dataclass(frozen=True)
@@ -220,4 +221,5 @@ def _gated(outcome: Outcome, rule: Rule) -> Outcome:
         return outcome
     from dataclasses import replace
 
-    return replace(outcome, decision=NOT_GATED, reason="gate: false in the gate config")
+    return replace(outcome, decision=NOT_GATED,
+                   reason=rule.why or "gate: false in the gate config")
