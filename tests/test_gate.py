@@ -116,6 +116,36 @@ def test_derived_metrics_are_reported_not_gated_with_the_reason(tmp_path):
     assert load_config(path).rule("prefill_tps", "tokens/s", "host", "speed").gate
 
 
+def test_holm_adjusted_p_values_by_hand():
+    from harness.gate.stats import holm
+
+    # sorted: 0.005 x 4 = 0.02, 0.01 x 3 = 0.03, 0.03 x 2 = 0.06, max(0.06, 0.04 x 1)
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0]) and holm([]) == []
+
+
+def test_holm_demotes_a_regression_the_family_does_not_support():
+    from harness.gate.compare import Report, apply_holm
+
+    def rows(*ps):
+        return [{"decision": REGRESSION if p < 0.05 else OK, "p_worse": p, "reason": "r"}
+                for p in ps] + [{"decision": NOT_GATED, "p_worse": 0.001, "reason": "d"},
+                                {"decision": TOO_FEW, "p_worse": None, "reason": "t"}]
+    two = Report(rows=rows(0.02, 0.5))
+    apply_holm(two)  # 0.02 x 2 = 0.04 < 0.05: stands
+    assert two.family == 2 and two.rows[0]["decision"] == REGRESSION
+    assert two.rows[0]["p_holm"] == pytest.approx(0.04) and "p_holm" not in two.rows[2]
+    three = Report(rows=rows(0.02, 0.5, 0.3))
+    apply_holm(three)  # 0.02 x 3 = 0.06: not a regression of the family
+    assert three.family == 3 and three.rows[0]["decision"] == OK
+    assert "not after Holm's correction over 3 gated metrics" in three.rows[0]["reason"]
+
+
+def test_holm_can_be_switched_off_in_the_config(tmp_path):
+    assert load_config(None).holm
+    assert not load_config(write(tmp_path / "gate.yaml", "holm: false\n")).holm
+
+
 def test_change_interval_and_p_are_reported():
     out = compare(noisy(150), noisy(120, seed=1), True, Rule())
     assert out.change == pytest.approx(out.current / out.baseline - 1)
@@ -261,6 +291,7 @@ def test_regression_fails_with_a_markdown_table(tmp_path, capsys):
     row = next(line for line in out.splitlines() if "decode_tps" in line)
     assert "| 10/10 | 149.0 | 129.8 | -12.9% |" in row and row.endswith("| **regression** |")
     assert "| m · llama_cpp · host · speed · p128 g64 t2 | ttft_ms (ms) |" in out
+    assert "Holm-adjusted one-sided p < 0.05 (Holm's correction across the 2 gated" in out
 
 
 def test_identical_runs_pass_and_json_format(tmp_path, capsys):

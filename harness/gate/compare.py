@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import DataError
-from harness.gate.stats import REGRESSION, UNDECIDED, compare
+from harness.gate.stats import IMPROVED, OK, REGRESSION, UNDECIDED, compare, holm
 from harness.records import Record, shown_param
 
 RUN_FAILED = "run failed"
@@ -53,6 +53,8 @@ class Report:
     matched: int = 0
     strict: bool = False
     alpha: float = 0.05
+    holm: bool = True
+    family: int = 0  # how many gated metrics shared alpha (Holm)
     confidence: float = 0.95
     config: str | None = None
 
@@ -164,7 +166,8 @@ def pair_rows(b: Run, c: Run, config) -> list[dict]:
 def compare_runs(baseline: dict[tuple, Run], current: dict[tuple, Run], config,
                  ignored: set[str], strict: bool = False) -> Report:
     """Match runs by key and decide every metric (module docstring)."""
-    report = Report(strict=strict, alpha=config.alpha, confidence=config.confidence,
+    report = Report(strict=strict, alpha=config.alpha, holm=config.holm,
+                    confidence=config.confidence,
                     config=str(config.source) if config.source else None)
     pairs = [(baseline[k], current[k]) for k in current if k in baseline]
     report.matched = len(pairs)
@@ -175,4 +178,24 @@ def compare_runs(baseline: dict[tuple, Run], current: dict[tuple, Run], config,
         run = c.record.label(b.record)
         report.notes += [f"{run}: {n}" for n in run_notes(b.record, c.record, ignored)]
         report.rows += [{"run": run, **row} for row in pair_rows(b, c, config)]
+    if config.holm:
+        apply_holm(report)
     return report
+
+
+def apply_holm(report: Report) -> None:
+    """Holm's step-down correction across every gated metric decided by a test (p_worse):
+    a regression stands only when its adjusted p < alpha, so the chance of any false
+    alarm in the whole compare is at most alpha. Adds p_holm to those rows."""
+    family = [r for r in report.rows if r.get("p_worse") is not None
+              and r["decision"] in (OK, REGRESSION, IMPROVED)]
+    report.family = len(family)
+    for row, adjusted in zip(family, holm([r["p_worse"] for r in family])):
+        row["p_holm"] = adjusted
+        if row["decision"] == REGRESSION:
+            if adjusted < report.alpha:
+                row["reason"] += f", Holm-adjusted p < {report.alpha:g}"
+            else:
+                row["decision"] = OK
+                row["reason"] += (f", but not after Holm's correction over {len(family)} "
+                                  f"gated metrics (adjusted p {adjusted:.2g})")

@@ -8,7 +8,8 @@ file order. The project's file is
 results/baselines/gate.yaml (used when present; `--config PATH` picks another). Unknown
 keys are errors naming the file and the key.
 
-    alpha: 0.05                 # one-sided Mann-Whitney U significance level
+    alpha: 0.05                 # family-wise significance level of one compare
+    holm: true                  # Holm's correction across the gated metrics (false: per metric)
     confidence: 0.95            # bootstrap interval shown in the table
     ignore_params: [repetitions, memory_bandwidth]    # params left out of the match key
     default: {threshold: 0.05}  # for every metric
@@ -106,6 +107,7 @@ class Override(Strict):
 
 class GateFile(Strict):
     alpha: float = Field(0.05, gt=0, lt=0.5)
+    holm: bool = True
     confidence: float = Field(0.95, gt=0, lt=1)
     # repetitions: a sample count, not a setting; memory_bandwidth: measured, not chosen
     ignore_params: list[str] = Field(
@@ -125,6 +127,10 @@ class GateConfig:
     @property
     def alpha(self) -> float:
         return self.file.alpha
+
+    @property
+    def holm(self) -> bool:
+        return self.file.holm
 
     @property
     def confidence(self) -> float:

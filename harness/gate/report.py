@@ -3,8 +3,9 @@
 Columns: baseline and current are each side's center (median, or mean where the rule
 says so) with the sample count; change is current / baseline - 1 as measured; the
 interval is the bootstrap interval of that change; p is the one-sided Mann-Whitney U
-p-value in the direction of the change (statistical rule only); decision is the gate's
-verdict.
+p-value in the direction of the change (statistical rule only); Holm p is the one-sided
+p-value that current is worse, adjusted by Holm's step-down correction across every gated
+metric of the compare (a regression needs it below alpha); decision is the gate's verdict.
 """
 
 from __future__ import annotations
@@ -50,17 +51,23 @@ def verdict(report) -> str:
 
 
 def markdown(report, baseline: str, current: list[str]) -> str:
+    significance = (f"Holm-adjusted one-sided p < {report.alpha:g} (Holm's correction "
+                    f"across the {report.family} gated metrics tested here, so any false "
+                    f"alarm in this compare has a chance of at most {report.alpha:g})"
+                    if report.holm else
+                    f"one-sided p < {report.alpha:g} per metric (no correction for the "
+                    "number of metrics)")
     out = [f"## sllm-bench gate: {verdict(report)}", "",
            f"Baseline `{baseline}` vs current `{' '.join(current)}`: {report.matched} run(s) "
            f"matched, {len(report.baseline_only)} only in the baseline, "
            f"{len(report.current_only)} only in the current results. Regression = worse "
-           f"beyond the metric's threshold and one-sided Mann-Whitney p < {report.alpha:g} "
+           f"beyond the metric's threshold and {significance}; p is Mann-Whitney U "
            "(single measurements: beyond their tolerance). Config: "
            f"{report.config or 'built-in rules'}.", ""]
     if report.warnings:
         out += [f"> **Warning:** {w}" for w in report.warnings] + [""]
     head = ["run", "metric", "n", "baseline", "current", "change",
-            f"{report.confidence:.0%} interval", "p", "decision"]
+            f"{report.confidence:.0%} interval", "p", "Holm p", "decision"]
     rows, last = [], None
     for r in report.rows:
         run = "" if r["run"] == last else r["run"]
@@ -70,8 +77,9 @@ def markdown(report, baseline: str, current: list[str]) -> str:
         lo_hi = r.get("interval")
         interval = f"[{_pct(lo_hi[0])}, {_pct(lo_hi[1])}]" if lo_hi else "-"
         rows.append([run, metric, n, _num(r.get("baseline")), _num(r.get("current")),
-                     _pct(r.get("change")), interval, _p(r.get("p")), _decision(r)])
-    out += table(head, rows, align="llrrrrlrl")
+                     _pct(r.get("change")), interval, _p(r.get("p")), _p(r.get("p_holm")),
+                     _decision(r)])
+    out += table(head, rows, align="llrrrrlrrl")
     extra = report.notes + [f"only in the baseline: {x}" for x in report.baseline_only] + \
         [f"only in the current results: {x}" for x in report.current_only] + \
         [f"{r['run']}: {r['metric']}: {r['decision']} ({r['reason']})" for r in report.rows
@@ -84,7 +92,8 @@ def markdown(report, baseline: str, current: list[str]) -> str:
 def json_text(report, baseline: str, current: list[str]) -> str:
     doc = {"verdict": verdict(report), "exit_code": report.exit_code,
            "baseline": baseline, "current": current, "config": report.config,
-           "alpha": report.alpha, "confidence": report.confidence, "strict": report.strict,
+           "alpha": report.alpha, "holm": report.holm, "holm_family": report.family,
+           "confidence": report.confidence, "strict": report.strict,
            "matched": report.matched, "regressions": report.failures,
            "undecided": report.undecided, "warnings": report.warnings,
            "notes": report.notes, "baseline_only": report.baseline_only,

@@ -77,6 +77,7 @@ class Outcome:
     rule: str
     decision: str
     reason: str
+    p_worse: float | None = None  # one-sided p that current is worse (statistical rule)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -154,6 +155,18 @@ def smallest_p(n: int, m: int) -> float:
     return float(Fraction(1, math.comb(n + m, n)))  # underflows to 0.0, never overflows
 
 
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm step-down adjusted p-values: H_i is rejected at level alpha (family-wise)
+    exactly when its adjusted p < alpha. adjusted p_(i) = max over j <= i of
+    min(1, (m - j) * p_(j)), p sorted ascending, j from 0."""
+    order = sorted(range(len(pvalues)), key=lambda i: pvalues[i])
+    out, running = [1.0] * len(pvalues), 0.0
+    for j, i in enumerate(order):
+        running = max(running, min(1.0, (len(pvalues) - j) * pvalues[i]))
+        out[i] = running
+    return out
+
+
 def _beyond(worse_rel: float | None, worse_abs: float, rel: float, abs_: float) -> bool:
     """worsening exceeds both the relative and the absolute limit."""
     return (worse_rel is None or worse_rel > rel) and worse_abs > abs_
@@ -212,7 +225,7 @@ def compare(baseline: Sequence[float | None], current: Sequence[float | None],
         else:
             decision, reason = OK, f"within {limit}"
     return _gated(Outcome(interval=interval, p=p, decision=decision, reason=reason,
-                          **common), rule)
+                          p_worse=p_bad, **common), rule)
 
 
 def _gated(outcome: Outcome, rule: Rule) -> Outcome:
