@@ -426,3 +426,20 @@ def test_row16_task_yaml_by_path_names_it_and_resolves_data_next_to_it(project):
     (elsewhere / "d" / "t.jsonl").write_text('{"query": "q", "choices": ["a", "b"], "gold": 0}\n')
     refused(run_cli("run", *BASE, "--no-speed", "--tasks", str(path), "--dry-run"),
             str(path), "data.sha256")
+
+
+def test_row16_a_fifo_among_records_does_not_block_a_reader(tmp_path):
+    from harness.records import read_record
+
+    os.mkfifo(tmp_path / "r.json")
+    with pytest.raises(DataError, match="not a regular file"):
+        read_record(tmp_path / "r.json")
+
+
+def test_row16_resume_skips_a_fifo_record(project):
+    run_dir = fake_run(project, "-p", "4,8")
+    victim = sorted((run_dir / "records").iterdir())[0]
+    victim.unlink()
+    os.mkfifo(victim)
+    r = run_cli("run", "--resume", str(run_dir), timeout=120)
+    assert r.returncode in (0, 1) and "1 record(s) already finished" in r.stderr, r.stderr

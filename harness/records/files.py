@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -96,7 +97,10 @@ def read_json_bounded(path: Path, max_bytes: int = MAX_RECORD_BYTES):
     """Parse a JSON file written by someone else: size-bounded, UTF-8, one-line errors."""
     path = Path(path)
     try:
-        size = path.stat().st_size
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):  # a FIFO would block the read for ever
+            raise DataError("not a regular file", path=path)
+        size = st.st_size
         if size > max_bytes:
             raise DataError(f"file is {size} bytes, more than the {max_bytes} allowed", path=path)
         return json.loads(path.read_text(encoding="utf-8"))
