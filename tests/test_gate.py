@@ -146,6 +146,54 @@ def test_holm_can_be_switched_off_in_the_config(tmp_path):
     assert not load_config(write(tmp_path / "gate.yaml", "holm: false\n")).holm
 
 
+def test_mcnemar_by_hand_discordant_0_7_on_36_items():
+    from harness.gate.stats import mcnemar
+
+    base = [1.0] * 29 + [0.0] * 7
+    cur = [1.0] * 36  # the 7 wrong items are now right, nothing lost
+    assert mcnemar(base, cur) == (0, 7, pytest.approx(0.015625))  # 2 x (1/2)^7
+    assert mcnemar(cur, base) == (7, 0, pytest.approx(0.015625))
+    assert mcnemar(base, base) == (0, 0, 1.0)
+    # 2 lost, 9 won: 2 x P(X <= 2), X ~ Bin(11, 1/2) = 2 x 67 / 2048
+    b2 = [1.0, 1.0] + [0.0] * 9 + [1.0] * 25
+    c2 = [0.0, 0.0] + [1.0] * 9 + [1.0] * 25
+    assert mcnemar(b2, c2)[2] == pytest.approx(2 * 67 / 2048)
+
+
+def test_accuracy_is_gated_by_exact_mcnemar_on_paired_items():
+    rule = load_config(None).rule("acc", "fraction", "host", "mc_en")
+    base, worse = [1.0] * 36, [1.0] * 29 + [0.0] * 7  # 7 items lost, none won
+    out = compare(base, worse, True, rule)
+    assert out.decision == REGRESSION and out.discordant == (7, 0)
+    assert out.p == out.p_worse == pytest.approx(0.5 ** 7)  # one-sided
+    assert out.mcnemar_p == pytest.approx(0.015625)
+    assert out.interval[0] < out.change < out.interval[1] <= 0  # paired bootstrap
+    better = compare(worse, base, True, rule)
+    assert better.decision == IMPROVED and better.discordant == (0, 7)
+    # an error rate (lower is better): the same counts are a regression the other way
+    assert compare(worse, base, False, rule).decision == REGRESSION
+    # 6 lost, 6 won: accuracy unchanged, McNemar p = 1
+    swap = [0.0] * 6 + [1.0] * 6 + [1.0] * 24
+    out = compare(swap, swap[6:12] + swap[:6] + swap[12:], True, rule)
+    assert (out.decision, out.discordant, out.mcnemar_p) == (OK, (6, 6), 1.0)
+    # unequal counts or non-0/1 samples: not paired, Mann-Whitney as before
+    assert compare(base, worse[:-1], True, rule).discordant is None
+    assert compare([0.5] * 36, [0.4] * 36, True, rule).discordant is None
+    # 4 items cannot reach p < 0.05 (1/16 = 0.0625)
+    assert compare([1.0] * 4, [0.0] * 4, True, rule).decision == TOO_FEW
+
+
+def test_mcnemar_beats_unpaired_test_on_a_small_paired_drop():
+    """Issue 18: on 36 items, a drop of 5 items (14 points) lost with none won is caught
+    by McNemar (p = 1/32) and missed by Mann-Whitney on the same samples."""
+    from harness.gate.stats import p_worse
+
+    base, cur = [1.0] * 30 + [0.0] * 6, [1.0] * 25 + [0.0] * 11
+    out = compare(base, cur, True, load_config(None).rule("acc", "fraction", "host", "t"))
+    assert out.decision == REGRESSION and out.p == pytest.approx(1 / 32)
+    assert p_worse(base, cur, True) > 0.05
+
+
 def test_change_interval_and_p_are_reported():
     out = compare(noisy(150), noisy(120, seed=1), True, Rule())
     assert out.change == pytest.approx(out.current / out.baseline - 1)
@@ -292,6 +340,23 @@ def test_regression_fails_with_a_markdown_table(tmp_path, capsys):
     assert "| 10/10 | 149.0 | 129.8 | -12.9% |" in row and row.endswith("| **regression** |")
     assert "| m · llama_cpp · host · speed · p128 g64 t2 | ttft_ms (ms) |" in out
     assert "Holm-adjusted one-sided p < 0.05 (Holm's correction across the 2 gated" in out
+
+
+def test_compare_prints_mcnemar_counts_for_accuracy(tmp_path, capsys):
+    def quality(acc):
+        r = record().to_dict()
+        r["measurements"] = [{**r["measurements"][0], "metric": "acc", "unit": "fraction",
+                              "higher_is_better": True, "samples": acc}]
+        return r
+    base = side(tmp_path, "b", quality([1.0] * 29 + [0.0] * 7))
+    cur = side(tmp_path, "c", quality([1.0] * 36))
+    code, out, _ = gate(capsys, base, cur)
+    row = next(line for line in out.splitlines() if "| acc (fraction) |" in line)
+    assert code == 0 and "| 0/7, p 0.016 | improved |" in row
+    code, out, _ = gate(capsys, cur, base, "--format", "json")
+    (row,) = json.loads(out)["rows"]
+    assert code == 1 and row["decision"] == REGRESSION and row["discordant"] == [7, 0]
+    assert row["mcnemar_p"] == pytest.approx(0.015625)
 
 
 def test_identical_runs_pass_and_json_format(tmp_path, capsys):

@@ -5,7 +5,9 @@ says so) with the sample count; change is current / baseline - 1 as measured; th
 interval is the bootstrap interval of that change; p is the one-sided Mann-Whitney U
 p-value in the direction of the change (statistical rule only); Holm p is the one-sided
 p-value that current is worse, adjusted by Holm's step-down correction across every gated
-metric of the compare (a regression needs it below alpha); decision is the gate's verdict.
+metric of the compare (a regression needs it below alpha); McNemar, for paired per-item
+0/1 samples (accuracies), is b/c discordant items (1 -> 0 / 0 -> 1) and the two-sided
+exact p (the p column is then McNemar's one-sided p); decision is the gate's verdict.
 """
 
 from __future__ import annotations
@@ -31,6 +33,11 @@ def _p(v: float | None) -> str:
     if v is None:
         return "-"
     return "<0.0001" if v < 1e-4 else f"{v:.2g}"
+
+
+def _mcnemar(row: dict) -> str:
+    d = row.get("discordant")
+    return "-" if d is None else f"{d[0]}/{d[1]}, p {_p(row.get('mcnemar_p'))}"
 
 
 def _decision(row: dict) -> str:
@@ -61,13 +68,15 @@ def markdown(report, baseline: str, current: list[str]) -> str:
            f"Baseline `{baseline}` vs current `{' '.join(current)}`: {report.matched} run(s) "
            f"matched, {len(report.baseline_only)} only in the baseline, "
            f"{len(report.current_only)} only in the current results. Regression = worse "
-           f"beyond the metric's threshold and {significance}; p is Mann-Whitney U "
-           "(single measurements: beyond their tolerance). Config: "
+           f"beyond the metric's threshold and {significance}; p is Mann-Whitney U, or "
+           "exact McNemar for per-item 0/1 samples (McNemar: items right in the baseline "
+           "and wrong now / wrong and now right, two-sided exact p); single measurements: "
+           "beyond their tolerance. Config: "
            f"{report.config or 'built-in rules'}.", ""]
     if report.warnings:
         out += [f"> **Warning:** {w}" for w in report.warnings] + [""]
     head = ["run", "metric", "n", "baseline", "current", "change",
-            f"{report.confidence:.0%} interval", "p", "Holm p", "decision"]
+            f"{report.confidence:.0%} interval", "p", "Holm p", "McNemar", "decision"]
     rows, last = [], None
     for r in report.rows:
         run = "" if r["run"] == last else r["run"]
@@ -78,8 +87,8 @@ def markdown(report, baseline: str, current: list[str]) -> str:
         interval = f"[{_pct(lo_hi[0])}, {_pct(lo_hi[1])}]" if lo_hi else "-"
         rows.append([run, metric, n, _num(r.get("baseline")), _num(r.get("current")),
                      _pct(r.get("change")), interval, _p(r.get("p")), _p(r.get("p_holm")),
-                     _decision(r)])
-    out += table(head, rows, align="llrrrrlrrl")
+                     _mcnemar(r), _decision(r)])
+    out += table(head, rows, align="llrrrrlrrll")
     extra = report.notes + [f"only in the baseline: {x}" for x in report.baseline_only] + \
         [f"only in the current results: {x}" for x in report.current_only] + \
         [f"{r['run']}: {r['metric']}: {r['decision']} ({r['reason']})" for r in report.rows

@@ -17,6 +17,15 @@ own direction (higher_is_better):
   for any distribution, outliers included: two sets of independent samples from one
   distribution give p < alpha in at most `alpha` of cases.
 
+- paired 0/1 samples (center mean, the same count on both sides, every sample 0 or 1:
+  per-item accuracy, item i on one side is item i on the other): exact McNemar instead.
+  b items went 1 -> 0, c items 0 -> 1; p is the one-sided binomial tail of the lost
+  items among the b + c discordant ones (Binomial(b + c, 1/2)), mcnemar_p the two-sided
+  exact p shown beside (b = 0, c = 7: 2 / 2^7 = 0.015625); the interval is a paired
+  bootstrap (items resampled together); the smallest reachable p is 1 / 2^n.
+- p_worse: the one-sided p that y is worse, whatever the direction of the change; the
+  compare adjusts it for the number of gated metrics (Holm, harness.gate.compare).
+
 Rules (asv's "factor and Mann-Whitney" rule, plus a rule for single measurements):
 
 - statistical (both sides have 2+ samples): regression when worsening > threshold AND
@@ -78,10 +87,13 @@ class Outcome:
     decision: str
     reason: str
     p_worse: float | None = None  # one-sided p that current is worse (statistical rule)
+    discordant: tuple[int, int] | None = None  # paired 0/1 samples: (1 -> 0, 0 -> 1) items
+    mcnemar_p: float | None = None  # two-sided exact McNemar p of those counts
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["interval"] = list(self.interval) if self.interval else None
+        d["discordant"] = list(self.discordant) if self.discordant else None
         return d
 
 
@@ -117,8 +129,10 @@ def relative(new: float, old: float) -> float | None:
 
 def change_interval(x: Sequence[float], y: Sequence[float], how: str = "median",
                     confidence: float = 0.95, resamples: int = BOOTSTRAP_RESAMPLES,
-                    seed: int = BOOTSTRAP_SEED) -> tuple[float, float] | None:
-    """Percentile-bootstrap interval of center(y) / center(x) - 1."""
+                    seed: int = BOOTSTRAP_SEED, paired: bool = False
+                    ) -> tuple[float, float] | None:
+    """Percentile-bootstrap interval of center(y) / center(x) - 1; paired: x[i] and y[i]
+    (one item) are resampled together."""
     import numpy as np
 
     xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
@@ -126,8 +140,9 @@ def change_interval(x: Sequence[float], y: Sequence[float], how: str = "median",
         return None
     rng = np.random.default_rng(seed)
     reduce = np.median if how == "median" else np.mean
-    cx = reduce(xs[rng.integers(0, xs.size, (resamples, xs.size))], axis=1)
-    cy = reduce(ys[rng.integers(0, ys.size, (resamples, ys.size))], axis=1)
+    ix = rng.integers(0, xs.size, (resamples, xs.size))
+    iy = ix if paired else rng.integers(0, ys.size, (resamples, ys.size))
+    cx, cy = reduce(xs[ix], axis=1), reduce(ys[iy], axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = cy / cx - 1.0
     ratio = ratio[np.isfinite(ratio)]
@@ -146,6 +161,29 @@ def p_worse(x: Sequence[float], y: Sequence[float], higher_is_better: bool) -> f
     alternative = "less" if higher_is_better else "greater"
     p = float(mannwhitneyu(y, x, alternative=alternative, method=method).pvalue)
     return 1.0 if math.isnan(p) else p  # all samples equal: no evidence either way
+
+
+def paired_01(x: Sequence[float], y: Sequence[float]) -> bool:
+    """Per-item 0/1 samples of the same items on both sides (same count, item i = item i)."""
+    return len(x) == len(y) > 0 and all(v in (0.0, 1.0) for v in (*x, *y))
+
+
+def mcnemar(x: Sequence[float], y: Sequence[float]) -> tuple[int, int, float]:
+    """Exact McNemar test of paired 0/1 samples: b items 1 -> 0, c items 0 -> 1, and the
+    two-sided exact p = min(1, 2 P(X <= min(b, c))), X ~ Binomial(b + c, 1/2)."""
+    from scipy.stats import binom
+
+    b = sum(1 for u, v in zip(x, y) if u == 1.0 and v == 0.0)
+    c = sum(1 for u, v in zip(x, y) if u == 0.0 and v == 1.0)
+    p = min(1.0, 2.0 * float(binom.cdf(min(b, c), b + c, 0.5))) if b + c else 1.0
+    return b, c, p
+
+
+def mcnemar_one_sided(k: int, n: int) -> float:
+    """P(X >= k), X ~ Binomial(n, 1/2): k of n discordant items went the tested way."""
+    from scipy.stats import binom
+
+    return float(binom.sf(k - 1, n, 0.5)) if n else 1.0
 
 
 def smallest_p(n: int, m: int) -> float:
@@ -193,6 +231,11 @@ def compare(baseline: Sequence[float | None], current: Sequence[float | None],
         kind = "tolerance" if min(len(x), len(y)) < 2 else "statistical"
     common = dict(n_baseline=len(x), n_current=len(y), baseline=cx, current=cy,
                   change=change, rule=kind)
+    paired = (rule.center == "mean" and len(x) == len(baseline) and len(y) == len(current)
+              and paired_01(x, y))
+    if paired:
+        b, c, common["mcnemar_p"] = mcnemar(x, y)
+        common["discordant"] = (b, c)
     if kind == "tolerance":
         limit = f"tolerance {rule.tolerance:.1%} and {rule.abs_tolerance:g}"
         if _beyond(worse_rel, worse_abs, rule.tolerance, rule.abs_tolerance):
@@ -207,10 +250,16 @@ def compare(baseline: Sequence[float | None], current: Sequence[float | None],
         return _gated(Outcome(interval=None, p=None, decision=TOO_FEW,
                               reason="the statistical rule needs 2+ samples per side",
                               **common), rule)
-    interval = change_interval(x, y, rule.center, confidence)
-    p_bad, p_good = p_worse(x, y, higher_is_better), p_worse(y, x, higher_is_better)
+    interval = change_interval(x, y, rule.center, confidence, paired=paired)
+    if paired:  # exact McNemar, one-sided: lost items (b) against won items (c)
+        lost, won = (b, c) if higher_is_better else (c, b)
+        p_bad, p_good = mcnemar_one_sided(lost, b + c), mcnemar_one_sided(won, b + c)
+        smallest = 0.5 ** len(x)
+    else:
+        p_bad, p_good = p_worse(x, y, higher_is_better), p_worse(y, x, higher_is_better)
+        smallest = smallest_p(len(x), len(y))
     p = p_bad if worse_abs >= 0 else p_good
-    if smallest_p(len(x), len(y)) >= alpha:
+    if smallest >= alpha:
         decision, reason = TOO_FEW, (f"{len(x)} and {len(y)} samples cannot reach "
                                      f"p < {alpha:g}")
     else:
