@@ -40,7 +40,9 @@ def read_yaml(path: Path) -> Any:
 
     path = Path(path)
     if not path.is_file():
-        raise ConfigError("file not found", path=path)
+        from harness.models import what_is
+
+        raise ConfigError(what_is(path), path=path)
     if path.stat().st_size > MAX_CONFIG_BYTES:
         raise ConfigError(f"file is larger than {MAX_CONFIG_BYTES} bytes", path=path)
     try:

@@ -443,3 +443,11 @@ def test_row16_resume_skips_a_fifo_record(project):
     os.mkfifo(victim)
     r = run_cli("run", "--resume", str(run_dir), timeout=120)
     assert r.returncode in (0, 1) and "1 record(s) already finished" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("flag", ["--models-file", "--device", "--tasks"])
+def test_row16_yaml_that_is_not_a_file_says_what_it_is(project, flag):
+    os.mkfifo(project / "fifo.yaml")
+    args = (["--models-file", "fifo.yaml", "run", *FAST] if flag == "--models-file"
+            else ["run", *BASE, flag, "fifo.yaml"])
+    refused(run_cli(*args, "--dry-run", timeout=60), "fifo.yaml", "FIFO")
