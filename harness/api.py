@@ -95,7 +95,7 @@ def prepare(model: str, precision: str = "gguf", *, models_file: str | None = No
 # ------------------------------------------------------------------ verify
 def verify_request(device: str, *, model: str | None = None,
                    backends: Iterable[str] = ("llama_cpp",), reps: int = 10,
-                   soak_seconds: float = 120.0, limit: int | None = None,
+                   soak_seconds: float = 240.0, limit: int | None = None,
                    data_dir: str | None = None, precision: str = "gguf",
                    timeout: float = 600.0, models_file: str | None = None) -> RunRequest:
     """The run a device profile's budgets need: speed at the budgeted prompt and

@@ -28,8 +28,9 @@ def register(sub) -> None:
     p.add_argument("--backend", "-b", action="append", metavar="NAME",
                    help="backend(s) to verify (default: llama_cpp)")
     p.add_argument("--reps", "-r", type=int, default=10, help="speed repetitions (default 10)")
-    p.add_argument("--soak-seconds", type=float, default=120.0,
-                   help="length of the soak run; 0 skips it (default 120)")
+    p.add_argument("--soak-seconds", type=float, default=240.0,
+                   help="length of the soak run; 0 skips it (default 240: a 5 MB/min "
+                        "budget needs 192 s, see harness/measure/soak.py)")
     p.add_argument("--limit", type=int, default=None, help="first N items of quality tasks")
     p.add_argument("--data-dir", default=None, help="where task data files are looked up")
     p.add_argument("--precision", choices=("gguf", "int4-rtn", "int4", "fp32"), default="gguf")
