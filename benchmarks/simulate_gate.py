@@ -1,0 +1,152 @@
+"""How often the regression gate fails a compare: per compare, not per metric.
+
+    .venv/bin/python -m benchmarks.simulate_gate [--trials 1000] [--seed 1]
+
+Each trial builds two sets of run records with harness.records.make_record (6 speed
+settings: prompt 128/512 x gen 64/128/256, one record each) and runs the real
+harness.gate.compare.compare_runs on them, with the built-in rules (the gate as
+shipped) or with the old ones (`--old`-style column: no Holm correction, prefill_tps
+and e2e_ms gated). A trial is a false alarm (A/A: both sides drawn from one
+distribution) or a detection (decode 10% slower in every setting) when the compare's
+exit code is 1.
+
+Noise, per repetition: the time to first token and the time per decoded token are
+lognormal with the given CV, independently; an outlier repetition (a neighbour on a
+shared runner, 5% of repetitions unless told) is 15-60% slower in both. Each record
+holds ttft_ms, prefill_tps (= prompt / TTFT), decode_tps, e2e_ms (= TTFT + gen x time
+per token), one sample per repetition, as the harness writes them: 4 metrics x 6
+settings. `itl` adds itl_ms as the harness pools it (every gap of every repetition,
+gen - 1 gaps, with the repetition's speed shared by its gaps): see the docs for why
+that column is worse. tests/test_gate.py imports `trial` and checks the A/A figure on
+fewer trials.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+import numpy as np
+
+from harness.gate.compare import Run, compare_runs
+from harness.gate.config import GateConfig, GateFile, MetricRule
+from harness.records import Measurement, make_record
+
+SETTINGS = [(p, g) for p in (128, 512) for g in (64, 128, 256)]
+TTFT_MS_PER_TOKEN = 0.8  # prefill: 0.8 ms per prompt token
+DECODE_MS = 6.7  # 150 tokens/s
+NEW = GateConfig()
+OLD = GateConfig(GateFile(holm=False, metrics={"prefill_tps": MetricRule(gate=True),
+                                               "e2e_ms": MetricRule(gate=True)}))
+_ENV: dict | None = None
+
+
+def _env() -> dict:
+    global _ENV
+    if _ENV is None:
+        from harness.measure.environment import environment
+
+        _ENV = environment()
+    return _ENV
+
+
+def _times(rng, n: int, cv: float, outliers: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-repetition slow-down factors of prefill and decode (lognormal, CV), outliers
+    15-60% slower in both."""
+    sigma = math.sqrt(math.log(1 + cv ** 2))
+    pre, dec = rng.lognormal(0, sigma, n), rng.lognormal(0, sigma, n)
+    hit = rng.random(n) < outliers
+    slow = rng.uniform(1.15, 1.6, n)
+    return np.where(hit, pre * slow, pre), np.where(hit, dec * slow, dec)
+
+
+def record(rng, prompt: int, gen: int, reps: int, cv: float, outliers: float,
+           slowdown: float = 1.0, itl: bool = False):
+    pre, dec = _times(rng, reps, cv, outliers)
+    ttft = TTFT_MS_PER_TOKEN * prompt * pre
+    tpot = DECODE_MS * dec * slowdown
+    ms = [Measurement("ttft_ms", "ms", False, tuple(ttft)),
+          Measurement("prefill_tps", "tokens/s", True, tuple(prompt / (ttft / 1000))),
+          Measurement("decode_tps", "tokens/s", True, tuple(1000 / tpot)),
+          Measurement("e2e_ms", "ms", False, tuple(ttft + gen * tpot))]
+    if itl:  # pooled gaps: each repetition's speed shared by its gen - 1 gaps
+        sigma = math.sqrt(math.log(1 + 0.10 ** 2))
+        gaps = np.concatenate([t * rng.lognormal(0, sigma, gen - 1) for t in tpot])
+        ms.append(Measurement("itl_ms", "ms", False, tuple(gaps)))
+    return make_record(kind="speed", run_id="sim", seq=0, started_at="t",
+                       model={"id": "m", "format": "gguf", "sha256": "a" * 64,
+                              "size_bytes": 1},
+                       backend={"name": "llama_cpp"}, device={"name": "host"},
+                       task={"name": "speed", "version": 1},
+                       params={"prompt_tokens": prompt, "gen_tokens": gen, "threads": 2,
+                               "repetitions": reps},
+                       env=_env(), measurements=ms)
+
+
+def side(rng, reps: int, cv: float, outliers: float, slowdown: float = 1.0,
+         itl: bool = False) -> dict:
+    out = {}
+    for prompt, gen in SETTINGS:
+        rec = record(rng, prompt, gen, reps, cv, outliers, slowdown, itl)
+        key = rec.key(NEW.ignore_params)
+        out[key] = Run(Path("sim.json"), rec, key)
+    return out
+
+
+def trial(seed: int, cv: float, outliers: float = 0.05, slowdown: float = 1.0,
+          reps: int = 10, config: GateConfig = NEW, itl: bool = False) -> tuple[bool, bool]:
+    """One seeded compare: (the gate failed, decode_tps regressed in the first setting)."""
+    rng = np.random.default_rng(seed)
+    base = side(rng, reps, cv, outliers, itl=itl)
+    cur = side(rng, reps, cv, outliers, slowdown, itl=itl)
+    report = compare_runs(base, cur, config, set(config.ignore_params))
+    first = next(r for r in report.rows if r["metric"] == "decode_tps")
+    return report.exit_code == 1, first["decision"] == "regression"
+
+
+def rate(trials: int, seed: int, **kw) -> tuple[float, float]:
+    """Share of failed compares and of first-setting decode_tps regressions."""
+    hits = [trial(seed + t, **kw) for t in range(trials)]
+    return (sum(h[0] for h in hits) / trials, sum(h[1] for h in hits) / trials)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--trials", type=int, default=500)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--reps", default="10,20", help="repetitions per side, for the power")
+    ap.add_argument("--part", choices=("aa", "power", "itl"), action="append",
+                    help="only these tables (default: all; itl is slow: 1 s a compare)")
+    args = ap.parse_args(argv)
+    n, parts = args.trials, args.part or ["aa", "power", "itl"]
+    print(f"{n} seeded compares per cell; 4 metrics x 6 settings; Monte-Carlo error of a "
+          f"5% rate about +-{1.96 * math.sqrt(0.05 * 0.95 / n):.1%}\n")
+    if "aa" in parts:
+        print("| CV | outliers | A/A false alarm per compare: old gate | now |")
+        print("|---:|---:|---:|---:|")
+        for cv in (0.03, 0.05, 0.08):
+            for out in (0.0, 0.05):
+                old = rate(n, args.seed, cv=cv, outliers=out, config=OLD)[0]
+                new = rate(n, args.seed, cv=cv, outliers=out)[0]
+                print(f"| {cv:.0%} | {out:.0%} | {old:.1%} | {new:.1%} |", flush=True)
+    if "power" in parts:
+        print("\n| reps | CV | outliers | 10% decode slow-down: compare fails | "
+              "decode_tps of one setting flagged | old gate: compare fails |")
+        print("|---:|---:|---:|---:|---:|---:|")
+        for reps in (int(r) for r in args.reps.split(",")):
+            for cv in (0.03, 0.05, 0.08):
+                kw = dict(cv=cv, outliers=0.05, slowdown=1.10, reps=reps)
+                fail, one = rate(n, args.seed + 10 ** 6, **kw)
+                old = rate(n, args.seed + 10 ** 6, config=OLD, **kw)[0]
+                print(f"| {reps} | {cv:.0%} | 5% | {fail:.1%} | {one:.1%} | {old:.1%} |",
+                      flush=True)
+    if "itl" in parts:
+        m = max(n // 5, 20)
+        print(f"\nwith itl_ms pooled as the harness records it ({m} compares, CV 5%, 5% "
+              "outliers): A/A false alarm per compare", flush=True)
+        print(f"  now: {rate(m, args.seed, cv=0.05, itl=True)[0]:.1%}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
