@@ -18,21 +18,17 @@ it arrives. verify() and parity() build on the same two calls and emit what they
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.engine import log_stderr
 from harness.engine.plan import Plan
 from harness.engine.request import RunRequest
 from harness.errors import BenchError
 from harness.records import Record
 
 Log = Callable[[str], None]
-
-
-def _stderr(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 def default_out_dir() -> Path:
@@ -64,7 +60,7 @@ def plan(request: RunRequest, *, parity_dump_dir: Path | None = None) -> Plan:
 
 def execute(plan: Plan, *, out_dir: str | Path | None = None,
             sinks: Iterable[Callable[[Record], None]] = (), progress=None,
-            log: Log = _stderr, run_id: str | None = None,
+            log: Log = log_stderr, run_id: str | None = None,
             skip: Iterable[str] = ()) -> RunResult:
     """Run a plan into out_dir/<run id>/ (default results/runs); `skip` names record keys
     already finished (resume). Raises harness.engine.session.Interrupted on Ctrl-C."""
@@ -78,7 +74,7 @@ def execute(plan: Plan, *, out_dir: str | Path | None = None,
 
 
 def prepare(model: str, precision: str = "gguf", *, models_file: str | None = None,
-            log: Log = _stderr) -> Path:
+            log: Log = log_stderr) -> Path:
     """The ONNX folder for a GGUF model (catalogue id or path), converted once and cached."""
     from harness import prepare as prep
     from harness.engine import resolve
@@ -132,11 +128,11 @@ class VerifyResult:
 
 def verify(plan: Plan, *, out_dir: str | Path | None = None,
            sinks: Iterable[Callable[[Record], None]] = (), progress=None,
-           log: Log = _stderr, report: bool = True) -> VerifyResult:
+           log: Log = log_stderr, report: bool = True) -> VerifyResult:
     """Execute a verify plan, then per backend: the determinism record across the two
     workers, the verdict (verdict.json, or verdict-<backend>.json when several) and,
     with `report`, report.html and report.md in the run folder."""
-    from harness.records import verdict_filename
+    from harness.records import Measurement, verdict_filename
     from harness.scenarios.reliability import combine_determinism
     from harness.verdict import verdict
 
@@ -151,8 +147,6 @@ def verify(plan: Plan, *, out_dir: str | Path | None = None,
         combined = combine_determinism(mine)
         if combined:
             samples, mismatches, base = combined
-            from harness.records import Measurement
-
             params = {k: v for k, v in base.params.items() if k != "worker"}
             mine.append(session.derived(
                 f"{backend}-{model.spec.id}-t{params['threads']}-determinism", seq=base.seq,
@@ -199,7 +193,7 @@ def parity_request(*, model: str | None = None, backends: Iterable[str] = (),
                       parity_task=task, parity_tokens=tokens)
 
 
-def parity(request: RunRequest, *, out_dir: str | Path | None = None, log: Log = _stderr,
+def parity(request: RunRequest, *, out_dir: str | Path | None = None, log: Log = log_stderr,
            on_plan: Callable[[Plan], None] | None = None) -> ParityResult:
     """Dump each backend's next-token distributions (one worker each), then compare each
     with the reference (transformers when included, else the first backend) and emit one

@@ -12,14 +12,11 @@ import sys
 from collections.abc import Iterator
 
 from harness.cli.printers import FORMATS
+from harness.engine import log_stderr as log  # noqa: F401  (the commands import it from here)
 from harness.errors import BenchError
 
 EPILOG = ("exit codes: 0 success; 1 a run failed; 2 bad input (file, key or flag); "
           "130 interrupted")
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 def split(values: list[str] | None) -> list[str]:

@@ -39,16 +39,12 @@ def artifact(model: ResolvedModel, backend: str, precision: str,
                     "path": str(folder), "size_bytes": folder_size(folder)}
 
 
-def _log_stderr(msg: str) -> None:
-    import sys
-
-    print(msg, file=sys.stderr, flush=True)
-
-
 def _prepare(path: Path, sha256: str, precision: str) -> Path:
     from harness import prepare
 
-    return prepare.prepare_onnx(path, sha256, precision, log=_log_stderr)
+    from harness.engine import log_stderr
+
+    return prepare.prepare_onnx(path, sha256, precision, log=log_stderr)
 
 
 def _in_child(path: Path, sha256: str, precision: str) -> Path:

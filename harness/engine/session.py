@@ -10,12 +10,12 @@ the keys without an ok record. run.json holds the request needed to resume.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.engine import log_stderr
 from harness.engine.plan import Job, Plan
 from harness.errors import BenchError, DataError
 from harness.records import (Measurement, Record, check_writable_dir, make_record,
@@ -71,10 +71,6 @@ def read_manifest(run_dir: Path) -> dict:
     return data
 
 
-def _log_stderr(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
 @dataclass
 class Session:
     """One run of a plan into out_dir/run_id; execute() returns the records it produced."""
@@ -83,7 +79,7 @@ class Session:
     out_dir: Path
     sinks: list[Callable[[Record], None]] = field(default_factory=list)
     progress: object | None = None
-    log: Callable[[str], None] = _log_stderr
+    log: Callable[[str], None] = log_stderr
     run_id: str = field(default_factory=new_run_id)
     skip: frozenset[str] = frozenset()
     records: list[Record] = field(default_factory=list)
