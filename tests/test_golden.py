@@ -27,6 +27,7 @@ from conftest import run_cli, write
 GOLDEN = Path(__file__).resolve().parent / "golden"
 RECORDS = GOLDEN / "records"
 EXPECTED = GOLDEN / "expected"
+REPO = GOLDEN.parent.parent  # the clone's path differs between machines (CI clones elsewhere)
 UPDATE = bool(os.environ.get("SLLM_BENCH_UPDATE_GOLDEN"))
 MASKS = [
     (re.compile(r'"(generated_at|created_at)": "[^"]*"'), r'"\1": "<time>"'),
@@ -38,6 +39,7 @@ MASKS = [
 def mask(text: str, root: Path | None = None) -> str:
     if root is not None:
         text = text.replace(str(root), "<root>")
+    text = text.replace(str(REPO), "<repo>")
     for pattern, repl in MASKS:
         text = pattern.sub(repl, text)
     return text
