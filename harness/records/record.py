@@ -64,11 +64,14 @@ def _clean(x: Any) -> Any:
 def make_record(*, kind: str, run_id: str, seq: int, started_at: str, model: Mapping,
                 backend: Mapping, device: Mapping, task: Mapping, params: Mapping,
                 env: Mapping, measurements: Iterable[Measurement] | None = None,
-                error: Mapping | None = None, details: Mapping | None = None) -> Record:
+                error: Mapping | None = None, details: Mapping | None = None,
+                conditions: Mapping | None = None) -> Record:
     """A new record (status "failed" when `error` is given), as a Record."""
     if kind not in KINDS:
         raise ValueError(f"unknown record kind {kind!r} (known: {', '.join(KINDS)})")
     extra = {"details": details} if details else {}
+    if conditions is not None:
+        extra["conditions"] = conditions
     return Record(_clean({
         "schema": SCHEMA, "schema_version": SCHEMA_VERSION, "kind": kind,
         "run_id": run_id, "seq": seq,
@@ -212,6 +215,19 @@ class Record(Mapping):
         art = self._data["model"].get("artifact")
         p = art.get("precision") if isinstance(art, Mapping) else None
         return None if p is None else str(p)
+
+    @property
+    def conditions(self) -> Mapping | None:
+        """The measurement conditions sampled while the record was taken (None in records
+        written before they were recorded)."""
+        c = self._data.get("conditions")
+        return c if isinstance(c, Mapping) else None
+
+    @property
+    def conditions_state(self) -> str:
+        """ok | contended | throttled | on_battery, or "not recorded"."""
+        c = self.conditions
+        return str(c["state"]) if c is not None else "not recorded"
 
     # measurements
     def metric(self, name: str) -> Measurement | None:
