@@ -99,12 +99,13 @@ class Budget(Strict):
     metric: Literal[
         "ttft_ms", "prefill_tps", "decode_tps", "itl_p50_ms", "itl_p90_ms", "itl_p99_ms",
         "load_s", "peak_rss_mb", "perplexity", "acc", "acc_norm", "determinism",
-        "rss_slope_mb_per_min"]
+        "rss_slope_mb_per_min", "sustained_ratio"]
     max: float | None = None
     min: float | None = None
     prompt_tokens: int | None = Field(None, gt=0)
     gen_tokens: int | None = Field(None, gt=0)
     task: str | None = None
+    limit: int | None = Field(None, gt=0, description="items of `task` the floor is judged on")
 
     @model_validator(mode="after")
     def _bounds(self):
@@ -119,6 +120,32 @@ class Budget(Strict):
             raise ValueError(f"budget {self.metric}: 'min' {self.min} is above 'max' "
                              f"{self.max}")
         return self
+
+
+class Workload(Strict):
+    """The profile's canonical speed workload: the setting its headline figures (and the
+    leaderboard's ranking) use."""
+
+    prompt_tokens: int = Field(gt=0)
+    gen_tokens: int = Field(gt=0)
+    depth: int = Field(0, ge=0, description="tokens already in the context before the prompt")
+
+
+class ConditionLimits(Strict):
+    """When a speed measurement stops being one (issue 15). Crossing any limit makes the
+    record's conditions contended, throttled or on_battery instead of ok."""
+
+    interval_s: float = Field(0.2, gt=0, le=5, description="sampling period in the parent")
+    other_cpu_max: float = Field(
+        0.25, ge=0, description="CPU used by other processes, in pinned cores (mean over "
+        "the timed part); above it: contended")
+    frequency_drop_max: float = Field(
+        0.15, ge=0, lt=1, description="fall of the pinned cores' median frequency below "
+        "their first reading, as a fraction; above it: throttled")
+    temperature_max_c: float | None = Field(
+        None, description="hottest sensor reading allowed; above it: throttled (None: "
+        "temperatures are recorded, not judged)")
+    allow_battery: bool = Field(False, description="False: a run on battery is on_battery")
 
 
 class DeviceProfile(Strict):
@@ -137,6 +164,8 @@ class DeviceProfile(Strict):
     memory_budget_mb: int | None = Field(None, gt=0)
     context_size: int = Field(2048, gt=0)
     cooldown_s: float = Field(0.0, ge=0)
+    workload: Workload | None = Field(None, description="the canonical speed workload")
+    conditions: ConditionLimits = Field(default_factory=ConditionLimits)
     budgets: list[Budget] = Field(default_factory=list)
 
     @field_validator("threads")
