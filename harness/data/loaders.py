@@ -4,7 +4,9 @@ Item shapes (what the scenarios consume, before prompt templates are applied):
 - multiple choice: {"query": str, "choices": [str, ...], "gold": int, ...extra fields}
   (extra fields such as question/A/B/C/D/subject stay available to prompt templates);
 - exact match: {"query": str, "answers": [str, ...]};
-- perplexity: {"text": str} (one item per document).
+- perplexity: {"text": str} (one item per document);
+- partial choice: {"context_options": [str, ...], "continuation": str, "gold": int};
+- last word: {"context": str, "target": str}.
 
 Every problem is a one-line DataError naming the file and, for a record, its line number.
 Formats (the `data.format` key of a task):
@@ -15,6 +17,9 @@ Formats (the `data.format` key of a task):
   kmmlu_csv         KMMLU CSV with header question,answer(1-4),A,B,C,D,...
   mmlu_csv          classic MMLU CSV without header: question,A,B,C,D,answer letter
   text              plain UTF-8 text for perplexity (see load_text)
+  winogrande_jsonl, lambada_jsonl, kobest_sentineg, kobest_wic, haerae_json
+                    partial scoring, last word, KoBEST SentiNeg/WiC and HAE-RAE-style
+                    multiple choice (layouts.py)
   hf                a Hugging Face `datasets` split with a field mapping (needs network or
                     a local `data_files`; the `datasets` package is imported lazily)
 """
@@ -23,82 +28,32 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Callable
 from pathlib import Path
 
+from harness.data import layouts
+from harness.data.parsing import (int_field, jsonl_records, lines, mc_item, read_text, require,
+                                  tsv_rows)
 from harness.errors import DataError
 
 LETTERS = "ABCD"
-
-
-def _read_text(path: Path) -> str:
-    """The file as UTF-8, line endings untranslated (no universal-newline conversion)."""
-    try:
-        with open(path, encoding="utf-8", newline="") as f:
-            return f.read()
-    except FileNotFoundError:
-        raise DataError("data file not found", path=path) from None
-    except UnicodeDecodeError as e:
-        raise DataError(f"not UTF-8 text (byte offset {e.start})", path=path) from None
-    except OSError as e:
-        raise DataError(f"cannot read: {e.strerror}", path=path) from None
-
-
-def _lines(path: Path) -> list[str]:
-    """Lines without their terminator (LF or CRLF)."""
-    return [ln[:-1] if ln.endswith("\r") else ln for ln in _read_text(path).split("\n")]
-
-
-def _mc_item(path: Path, line: int, query, choices, gold, **extra) -> dict:
-    """Validate one multiple-choice record: a string query, 2+ string choices, gold in range."""
-    if not isinstance(query, str):
-        raise DataError(f"line {line}: 'query' must be a string", path=path)
-    if (not isinstance(choices, list) or len(choices) < 2
-            or not all(isinstance(c, str) for c in choices)):
-        raise DataError(f"line {line}: 'choices' must be a list of at least 2 strings", path=path)
-    if isinstance(gold, bool) or not isinstance(gold, int):
-        raise DataError(f"line {line}: 'gold' must be an integer, got {gold!r}", path=path)
-    if not 0 <= gold < len(choices):
-        raise DataError(f"line {line}: gold index {gold} out of range for {len(choices)} "
-                        f"choices", path=path)
-    return {"query": query, "choices": list(choices), "gold": gold, **extra}
-
-
-def _jsonl_records(path: Path):
-    for n, raw in enumerate(_lines(path), 1):
-        if not raw.strip():
-            continue
-        try:
-            rec = json.loads(raw)
-        except json.JSONDecodeError as e:
-            raise DataError(f"line {n}: not valid JSON ({e.msg})", path=path) from None
-        if not isinstance(rec, dict):
-            raise DataError(f"line {n}: expected a JSON object", path=path)
-        yield n, rec
-
-
-def _require(path: Path, line: int, rec: dict, *keys: str) -> None:
-    missing = [k for k in keys if k not in rec]
-    if missing:
-        raise DataError(f"line {line}: missing field(s) {', '.join(missing)}", path=path)
 
 
 # ------------------------------------------------------------------ JSONL
 def load_mc_jsonl(path: Path) -> list[dict]:
     """JSONL, one {query, choices, gold} object per line (blank lines skipped)."""
     items = []
-    for n, rec in _jsonl_records(path):
-        _require(path, n, rec, "query", "choices", "gold")
-        items.append(_mc_item(path, n, rec["query"], rec["choices"], rec["gold"]))
+    for n, rec in jsonl_records(path):
+        require(path, n, rec, "query", "choices", "gold")
+        items.append(mc_item(path, n, rec["query"], rec["choices"], rec["gold"]))
     return items
 
 
 def load_qa_jsonl(path: Path) -> list[dict]:
     """JSONL, one {query, answer} object per line; answer is a string or a list of them."""
     items = []
-    for n, rec in _jsonl_records(path):
-        _require(path, n, rec, "query", "answer")
+    for n, rec in jsonl_records(path):
+        require(path, n, rec, "query", "answer")
         answers = rec["answer"] if isinstance(rec["answer"], list) else [rec["answer"]]
         if not isinstance(rec["query"], str) or not answers or not all(
                 isinstance(a, str) for a in answers):
@@ -117,15 +72,15 @@ def load_hellaswag_llamacpp(path: Path) -> list[dict]:
     and the task's templates "{query}" / " {choice}" reproduce the same text. A final empty
     line (file ending in a newline) is ignored; a trailing CR is dropped from every line.
     """
-    lines = _lines(path)
-    if lines and lines[-1] == "":
-        lines.pop()
-    if len(lines) % 6:
-        raise DataError(f"line {len(lines)}: {len(lines)} lines is not a multiple of 6 "
+    rows = lines(path)
+    if rows and rows[-1] == "":
+        rows.pop()
+    if len(rows) % 6:
+        raise DataError(f"line {len(rows)}: {len(rows)} lines is not a multiple of 6 "
                         f"(6 lines per item)", path=path)
     items = []
-    for start in range(0, len(lines), 6):
-        gold_line = lines[start + 1].strip()
+    for start in range(0, len(rows), 6):
+        gold_line = rows[start + 1].strip()
         try:
             gold = int(gold_line)
         except ValueError:
@@ -134,39 +89,12 @@ def load_hellaswag_llamacpp(path: Path) -> list[dict]:
         if not 0 <= gold < 4:
             raise DataError(f"line {start + 2}: gold index {gold} out of range for 4 choices",
                             path=path)
-        items.append({"query": lines[start], "choices": lines[start + 2: start + 6],
+        items.append({"query": rows[start], "choices": rows[start + 2: start + 6],
                       "gold": gold})
     return items
 
 
 # ------------------------------------------------------------------ KoBEST TSV
-def _tsv_rows(path: Path, columns: tuple[str, ...]):
-    """Rows of a TSV with a header as (line number, {column: value}); checks the header."""
-    rows = _lines(path)
-    if not rows or not rows[0].strip():
-        raise DataError("line 1: empty file, expected a header row", path=path)
-    header = rows[0].split("\t")
-    missing = [c for c in columns if c not in header]
-    if missing:
-        raise DataError(f"line 1: header lacks column(s) {', '.join(missing)} "
-                        f"(has {', '.join(header)})", path=path)
-    for n, raw in enumerate(rows[1:], 2):
-        if not raw.strip():
-            continue
-        cells = raw.split("\t")
-        if len(cells) != len(header):
-            raise DataError(f"line {n}: {len(cells)} fields, header has {len(header)}",
-                            path=path)
-        yield n, dict(zip(header, cells))
-
-
-def _int_field(path: Path, n: int, value: str, name: str) -> int:
-    try:
-        return int(value.strip())
-    except ValueError:
-        raise DataError(f"line {n}: {name} {value!r} is not an integer", path=path) from None
-
-
 def load_kobest_copa(path: Path) -> list[dict]:
     """KoBEST COPA (ID, sentence, question, 1, 2, Answer), as lm-evaluation-harness builds it:
     query = premise + " " + (" 왜냐하면" for 원인 (cause) | " 그래서" for 결과 (effect)) --
@@ -174,12 +102,12 @@ def load_kobest_copa(path: Path) -> list[dict]:
     alternatives; gold = Answer - 1 (the TSV's Answer is 1 or 2)."""
     connectors = {"원인": " 왜냐하면", "결과": " 그래서"}
     items = []
-    for n, row in _tsv_rows(path, ("sentence", "question", "1", "2", "Answer")):
+    for n, row in tsv_rows(path, ("sentence", "question", "1", "2", "Answer")):
         q = row["question"].strip()
         if q not in connectors:
             raise DataError(f"line {n}: question {q!r} is neither 원인 nor 결과", path=path)
-        gold = _int_field(path, n, row["Answer"], "Answer") - 1
-        items.append(_mc_item(path, n, f"{row['sentence']} {connectors[q]}",
+        gold = int_field(path, n, row["Answer"], "Answer") - 1
+        items.append(mc_item(path, n, f"{row['sentence']} {connectors[q]}",
                               [row["1"], row["2"]], gold))
     return items
 
@@ -189,10 +117,10 @@ def load_kobest_hellaswag(path: Path) -> list[dict]:
     lm-evaluation-harness's kobest_hellaswag), choices = the four endings."""
     items = []
     cols = ("context", "choice1", "choice2", "choice3", "choice4", "label")
-    for n, row in _tsv_rows(path, cols):
-        items.append(_mc_item(path, n, f"문장: {row['context']}",
+    for n, row in tsv_rows(path, cols):
+        items.append(mc_item(path, n, f"문장: {row['context']}",
                               [row[f"choice{i}"] for i in range(1, 5)],
-                              _int_field(path, n, row["label"], "label")))
+                              int_field(path, n, row["label"], "label")))
     return items
 
 
@@ -202,11 +130,11 @@ def load_kobest_boolq(path: Path) -> list[dict]:
     it into the continuation, as lm-evaluation-harness does), choices ["아니오", "예"],
     gold 1 for True."""
     items = []
-    for n, row in _tsv_rows(path, ("Text", "Question", "Answer")):
+    for n, row in tsv_rows(path, ("Text", "Question", "Answer")):
         ans = row["Answer"].strip().lower()
         if ans not in ("true", "false", "1", "0"):
             raise DataError(f"line {n}: Answer {row['Answer']!r} is not True/False", path=path)
-        items.append(_mc_item(path, n, f"{row['Text']} 질문: {row['Question']} 답변: ",
+        items.append(mc_item(path, n, f"{row['Text']} 질문: {row['Question']} 답변: ",
                               ["아니오", "예"], int(ans in ("true", "1"))))
     return items
 
@@ -216,13 +144,13 @@ def _letter_item(path: Path, n: int, question: str, options: list[str], gold: in
                  subject: str) -> dict:
     """An item whose choices are the letters A-D; question, A-D and subject stay available
     to the prompt template (e.g. "{question}\\nA. {A}\\nB. {B}\\nC. {C}\\nD. {D}\\nAnswer:")."""
-    return _mc_item(path, n, question.strip(), list(LETTERS), gold,
+    return mc_item(path, n, question.strip(), list(LETTERS), gold,
                     question=question.strip(), subject=subject,
                     **dict(zip(LETTERS, options)))
 
 
 def _csv_rows(path: Path, *, header: bool):
-    reader = csv.reader(io.StringIO(_read_text(path), newline=""))
+    reader = csv.reader(io.StringIO(read_text(path), newline=""))
     try:
         first = next(reader) if header else None
         for row in reader:
@@ -244,7 +172,7 @@ def load_kmmlu_csv(path: Path, subject: str = "") -> list[dict]:
         if len(row) != len(header):
             raise DataError(f"line {n}: {len(row)} fields, header has {len(header)}", path=path)
         rec = dict(zip(header, row))
-        gold = _int_field(path, n, rec["answer"], "answer") - 1
+        gold = int_field(path, n, rec["answer"], "answer") - 1
         items.append(_letter_item(path, n, rec["question"], [rec[c] for c in LETTERS], gold,
                                   subject))
     return items
@@ -273,7 +201,7 @@ def load_text(path: Path, newline: str = "keep") -> list[dict]:
     (the line ending of the upstream text, e.g. the WikiText-2 release). In both, one final
     "\\n" is dropped, as llama.cpp does when it reads a prompt file (-f).
     """
-    text = _read_text(path)
+    text = read_text(path)
     if newline == "lf":
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if text.endswith("\n"):
@@ -366,7 +294,7 @@ def _hf_item(where: Path, n: int, rec: dict, fields: dict, kind: str) -> dict:
                             path=where)
     extra = {k: _field(where, n, rec, v) for k, v in fields.items()
              if k not in ("query", "choices", "gold", "labels")}
-    return _mc_item(where, n, query, choices, gold, **extra)
+    return mc_item(where, n, query, choices, gold, **extra)
 
 
 # ------------------------------------------------------------------ registry
@@ -382,5 +310,10 @@ LOADERS: dict[str, tuple[Callable[..., list[dict]] | None, str | None]] = {
     "kmmlu_csv": (load_kmmlu_csv, "multiple_choice"),
     "mmlu_csv": (load_mmlu_csv, "multiple_choice"),
     "text": (load_text, "perplexity"),
+    "winogrande_jsonl": (layouts.load_winogrande_jsonl, "partial_choice"),
+    "lambada_jsonl": (layouts.load_lambada_jsonl, "last_word"),
+    "kobest_sentineg": (layouts.load_kobest_sentineg, "multiple_choice"),
+    "kobest_wic": (layouts.load_kobest_wic, "multiple_choice"),
+    "haerae_json": (layouts.load_haerae_json, "multiple_choice"),
     "hf": (None, None),
 }

@@ -2,9 +2,10 @@
 
 One task per file, the file stem equal to `name`. Unknown keys are errors naming the file
 and the key (config.validate). A task names its kind (perplexity, multiple_choice,
-exact_match), its data (a file under tasks/, or under the shared evaluation-data root
-when the path starts with "evaldata/", or a Hugging Face dataset), the data's sha256,
-prompt templates and the kind's parameters. prepare() reads and checks the data and
+exact_match, partial_choice, last_word; their parameters are in params.py), its data (a
+file under tasks/, or under the shared evaluation-data root when the path starts with
+"evaldata/", or a Hugging Face dataset), the data's sha256, prompt templates and the
+kind's parameters. prepare() reads and checks the data and
 renders the prompts, so a worker receives plain data and needs no file access.
 """
 
@@ -19,18 +20,14 @@ from typing import Literal, Union
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from harness.config import project_root, read_yaml, validate
+from harness.data.params import (PARAMS, ExactMatchParams, LastWordParams,
+                                  MultipleChoiceParams, PartialChoiceParams,
+                                  PerplexityParams, invalid)
 from harness.errors import ConfigError, DataError
 from harness.specs import Strict
 
 SHA256 = r"^[0-9a-f]{64}$"
 EVALDATA_PREFIX = "evaldata/"
-
-
-def _invalid(message: str) -> Exception:
-    """A validation error whose text is exactly `message` (no "Value error, " prefix)."""
-    from pydantic_core import PydanticCustomError
-
-    return PydanticCustomError("task_spec", message)
 
 
 # ---------------------------------------------------------------- spec
@@ -40,7 +37,9 @@ class DataSpec(Strict):
     (files <subject>-<split>.csv for KMMLU, <subject>_<split>.csv for MMLU)."""
 
     format: Literal["mc_jsonl", "qa_jsonl", "hellaswag_llamacpp", "kobest_copa",
-                    "kobest_hellaswag", "kobest_boolq", "kmmlu_csv", "mmlu_csv", "text", "hf"]
+                    "kobest_hellaswag", "kobest_boolq", "kmmlu_csv", "mmlu_csv", "text", "hf",
+                    "winogrande_jsonl", "lambada_jsonl", "kobest_sentineg", "kobest_wic",
+                    "haerae_json"]
     path: str | None = None
     sha256: Union[str, dict[str, str], None] = Field(
         None, description="sha256 of the data file, or file name -> sha256 for several")
@@ -61,18 +60,18 @@ class DataSpec(Strict):
         allowed = {"format", "path", "sha256"} | options.get(self.format, set())
         extra = sorted(self.model_fields_set - allowed)
         if extra:
-            raise _invalid(f"'{extra[0]}' does not apply to format '{self.format}'")
+            raise invalid(f"'{extra[0]}' does not apply to format '{self.format}'")
         if self.format == "hf":
             if not self.dataset or not self.split:
-                raise _invalid("format 'hf' needs 'dataset' and 'split'")
+                raise invalid("format 'hf' needs 'dataset' and 'split'")
         elif not self.path:
-            raise _invalid(f"format '{self.format}' needs 'path'")
+            raise invalid(f"format '{self.format}' needs 'path'")
         if self.subjects is not None and not self.subjects:
-            raise _invalid("'subjects' is empty")
+            raise invalid("'subjects' is empty")
         shas = self.sha256.values() if isinstance(self.sha256, dict) else [self.sha256]
         for s in shas:
             if s is not None and not re.match(SHA256, s):
-                raise _invalid(f"sha256 {s!r} is not 64 lowercase hex digits")
+                raise invalid(f"sha256 {s!r} is not 64 lowercase hex digits")
         return self
 
 
@@ -94,71 +93,29 @@ class PromptSpec(Strict):
         try:
             parts = list(string.Formatter().parse(v))
         except ValueError as e:
-            raise _invalid(f"bad template ({e})") from None
+            raise invalid(f"bad template ({e})") from None
         for _, name, spec, conv in parts:
             if name is not None and (not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name)
                                      or spec or conv):
                 field = f"{{{name}{'!' + conv if conv else ''}{':' + spec if spec else ''}}}"
-                raise _invalid(f"template field {field!r} is not allowed: fields are "
+                raise invalid(f"template field {field!r} is not allowed: fields are "
                                "plain names ({query}), without attribute or index access, "
                                "conversion or format spec")
         return v
 
 
-class PerplexityParams(Strict):
-    """mode "rolling": lm-evaluation-harness's loglikelihood_rolling, windows of
-    `context_tokens` tokens each predicting `stride` new ones (default: context_tokens, i.e.
-    disjoint windows, as lm-evaluation-harness). mode "llama_cpp": llama.cpp's perplexity
-    tool, non-overlapping chunks of context_tokens tokens, the first replaced by BOS, the
-    tokens after position `scored_from` (default context_tokens // 2) scored."""
-
-    mode: Literal["rolling", "llama_cpp"] = "rolling"
-    context_tokens: int = Field(gt=1)
-    stride: int | None = Field(None, gt=0)
-    scored_from: int | None = Field(None, ge=0)
-    windows_per_call: int = Field(1, gt=0)
-
-    @model_validator(mode="after")
-    def _fit(self):
-        if self.mode == "rolling" and self.scored_from is not None:
-            raise _invalid("'scored_from' applies to mode 'llama_cpp' only")
-        if self.mode == "llama_cpp" and self.stride is not None:
-            raise _invalid("'stride' applies to mode 'rolling' only")
-        if self.stride is not None and self.stride > self.context_tokens:
-            raise _invalid("'stride' must not exceed 'context_tokens'")
-        if self.scored_from is not None and self.scored_from >= self.context_tokens - 1:
-            raise _invalid("'scored_from' must be less than context_tokens - 1")
-        return self
-
-
-class MultipleChoiceParams(Strict):
-    """add_bos: put the model's BOS token before every context (llama.cpp's perplexity tool
-    does; lm-evaluation-harness's hf model does not). items_per_call: items whose requests
-    go to one backend score() call."""
-
-    add_bos: bool = False
-    items_per_call: int = Field(8, gt=0)
-
-
-class ExactMatchParams(Strict):
-    """Greedy generation of up to max_new_tokens, cut at the first stop string; the
-    stripped text must equal one of the answers (optionally ignoring case/punctuation)."""
-
-    max_new_tokens: int = Field(32, gt=0)
-    stop: list[str] = Field(default_factory=lambda: ["\n"])
-    add_bos: bool = False
-    ignore_case: bool = False
-    ignore_punctuation: bool = False
-
-
-PARAMS = {"perplexity": PerplexityParams, "multiple_choice": MultipleChoiceParams,
-          "exact_match": ExactMatchParams}
+#: default templates per kind: partial choice fills {context} with each context option
+#: and {continuation} with the shared continuation (lm-evaluation-harness's " " target
+#: delimiter); last word scores {target} (which carries its leading space) after {context}
+KIND_PROMPTS = {"partial_choice": {"template": "{context}", "choice_template": " {continuation}"},
+                "last_word": {"template": "{context}", "choice_template": "{target}"}}
 
 
 class TaskSpec(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     version: int = Field(ge=0)
-    kind: Literal["perplexity", "multiple_choice", "exact_match"]
+    kind: Literal["perplexity", "multiple_choice", "exact_match", "partial_choice",
+                  "last_word"]
     language: Literal["en", "ko"]
     description: str = ""
     default: bool = False
@@ -167,23 +124,28 @@ class TaskSpec(Strict):
     perplexity: PerplexityParams | None = None
     multiple_choice: MultipleChoiceParams | None = None
     exact_match: ExactMatchParams | None = None
+    partial_choice: PartialChoiceParams | None = None
+    last_word: LastWordParams | None = None
     _source: Path | None = PrivateAttr(None)
 
     @model_validator(mode="after")
     def _sections_fit_kind(self):
         for k in PARAMS:
             if k != self.kind and getattr(self, k) is not None:
-                raise _invalid(f"section '{k}' does not apply to kind '{self.kind}'")
+                raise invalid(f"section '{k}' does not apply to kind '{self.kind}'")
         if self.kind == "perplexity" and self.perplexity is None:
-            raise _invalid("kind 'perplexity' needs a 'perplexity' section "
+            raise invalid("kind 'perplexity' needs a 'perplexity' section "
                              "(at least context_tokens)")
         if self.kind == "perplexity" and self.prompt is not None:
-            raise _invalid("'prompt' does not apply to kind 'perplexity'")
+            raise invalid("'prompt' does not apply to kind 'perplexity'")
         from harness.data.loaders import LOADERS
 
+        if self.data.format == "hf" and self.kind in ("partial_choice", "last_word"):
+            raise invalid(f"data format 'hf' gives perplexity, multiple_choice or "
+                          f"exact_match items, not {self.kind}")
         serves = LOADERS[self.data.format][1]
         if serves is not None and serves != self.kind:
-            raise _invalid(f"data format '{self.data.format}' gives {serves} items, "
+            raise invalid(f"data format '{self.data.format}' gives {serves} items, "
                              f"not {self.kind}")
         return self
 
@@ -194,7 +156,8 @@ class TaskSpec(Strict):
 
     @property
     def prompts(self) -> PromptSpec:
-        return self.prompt or PromptSpec()
+        """The task's templates, or its kind's defaults (KIND_PROMPTS)."""
+        return self.prompt or PromptSpec(**KIND_PROMPTS.get(self.kind, {}))
 
     @property
     def source(self) -> Path:
@@ -320,6 +283,15 @@ def _render_items(task: TaskSpec, items: list[dict]) -> list[dict]:
     if task.kind == "exact_match":
         return [{"prompt": _render(pr.template, it, "prompt.template", task),
                  "answers": list(it["answers"])} for it in items]
+    if task.kind == "partial_choice":
+        return [{"contexts": [_render(pr.template, {**it, "context": c}, "prompt.template", task)
+                              for c in it["context_options"]],
+                 "continuation": _render(pr.choice_template, it, "prompt.choice_template", task),
+                 "gold": int(it["gold"])} for it in items]
+    if task.kind == "last_word":
+        return [{"context": _render(pr.template, it, "prompt.template", task),
+                 "target": _render(pr.choice_template, it, "prompt.choice_template", task)}
+                for it in items]
     return [{"context": _render(pr.template, it, "prompt.template", task),
              "continuations": [_render(pr.choice_template, {**it, "choice": c},
                                        "prompt.choice_template", task) for c in it["choices"]],
