@@ -93,7 +93,8 @@ def verify_request(device: str, *, model: str | None = None,
                    backends: Iterable[str] = ("llama_cpp",), reps: int = 10,
                    soak_seconds: float = 240.0, limit: int | None = None,
                    data_dir: str | None = None, precision: str = "gguf",
-                   timeout: float = 600.0, models_file: str | None = None) -> RunRequest:
+                   timeout: float = 600.0, models_file: str | None = None,
+                   wait_idle: float = 0.0) -> RunRequest:
     """The run a device profile's budgets need: speed at the budgeted prompt and
     generation lengths (128/64 otherwise), the named quality tasks, greedy determinism in
     two worker processes (when budgeted) and a soak run."""
@@ -113,7 +114,7 @@ def verify_request(device: str, *, model: str | None = None,
         tasks=tuple(sorted({b.task for b in budgets if b.task})), limit=limit,
         data_dir=str(Path(data_dir).resolve()) if data_dir else None, models_file=models_file,
         determinism_workers=2 if any(b.metric == "determinism" for b in budgets) else 0,
-        soak_seconds=soak_seconds)
+        soak_seconds=soak_seconds, wait_idle=wait_idle)
 
 
 @dataclass

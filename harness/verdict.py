@@ -24,10 +24,19 @@ The statistics are in harness.measure.bounds and harness.measure.soak:
   rss_slope_mb_per_min                Theil-Sen slope of the soak's RSS with Sen's bound;
                                       a sawtooth is judged by its cycle peaks; a soak too
                                       short for the budget is NOT MEASURED
+  sustained_ratio                     the soak's last-minute over first-minute median
+                                      decode speed: single reading, no bound
+
+Measurement conditions (harness.measure.conditions): a timed budget (the speed metrics,
+load_s, sustained_ratio) whose record was taken while the machine was contended,
+throttled or on battery is "not_valid": neither pass nor fail, with the evidence and the
+advice to re-run, and the verdict is then "incomplete". Quality, memory and determinism
+budgets do not depend on time and are never invalidated by conditions.
 
 A single reading is decided on its value ("single reading, no bound"). A budget with no
 matching record, or whose bound cannot be given (the detail says why), is
-"not_measured": neither pass nor fail, and the verdict is then "incomplete". The verdict
+"not_measured": neither pass nor fail, and the verdict is then "incomplete" (as with
+"not_valid"). The verdict
 is "fail" if any budget fails, "pass" only if every budget passes.
 """
 
@@ -51,23 +60,32 @@ SPEED = {"ttft_ms": ("ttft_ms", None), "prefill_tps": ("prefill_tps", None),
 UNITS = {"ttft_ms": "ms", "prefill_tps": "tokens/s", "decode_tps": "tokens/s", "load_s": "s",
          "itl_p50_ms": "ms", "itl_p90_ms": "ms", "itl_p99_ms": "ms", "peak_rss_mb": "MB",
          "acc": "", "acc_norm": "", "perplexity": "", "determinism": "",
-         "rss_slope_mb_per_min": "MB/min"}
+         "rss_slope_mb_per_min": "MB/min", "sustained_ratio": ""}
+TIMED = set(SPEED) | {"sustained_ratio"}
+RERUN = "re-run on a quiet machine, on mains power (--wait-idle waits for quiet)"
 
 
 def _sides(b: Budget) -> list[str]:
     return (["lower"] if b.min is not None else []) + (["upper"] if b.max is not None else [])
 
 
+def timed_record(records, b: Budget, device: DeviceProfile) -> Record | None:
+    """The record a timed budget is judged on (its conditions decide if it is valid)."""
+    if b.metric == "sustained_ratio":
+        return next((r for r in records if r.kind == "soak" and r.samples(b.metric)), None)
+    metric = SPEED[b.metric][0]
+    threads = device.resolve_threads()
+    return next((r for r in records if r.kind == "speed"
+                 and (b.prompt_tokens is None or r.params["prompt_tokens"] == b.prompt_tokens)
+                 and (b.gen_tokens is None or r.params["gen_tokens"] == b.gen_tokens)
+                 and r.params["threads"] == threads and r.samples(metric)), None)
+
+
 def _speed_bound(records, b: Budget, device: DeviceProfile, side: str) -> Bound | None:
     metric, pct = SPEED[b.metric]
-    threads = device.resolve_threads()
-    cands = [r for r in records if r.kind == "speed"
-             and (b.prompt_tokens is None or r.params["prompt_tokens"] == b.prompt_tokens)
-             and (b.gen_tokens is None or r.params["gen_tokens"] == b.gen_tokens)
-             and r.params["threads"] == threads and r.samples(metric)]
-    if not cands:
+    r = timed_record(records, b, device)
+    if r is None:
         return None
-    r = cands[0]
     if pct is None:
         return bounds.median_bound(r.samples(metric), side)
     reps = bounds.split_repetitions(r.samples(metric), r.params.get("repetitions"),
@@ -114,6 +132,10 @@ def _bound(records, b: Budget, device: DeviceProfile, side: str) -> Bound | None
         return bounds.single(min(r.samples("determinism") or [0.0]),
                              f"1 = identical within and across two processes; "
                              f"{bounds.SINGLE}")
+    if b.metric == "sustained_ratio":
+        r = timed_record(records, b, device)
+        return None if r is None else bounds.single(
+            r.samples(b.metric)[0], f"last over first minute of the soak, {bounds.SINGLE}")
     if b.metric == "rss_slope_mb_per_min":
         for r in records:
             if r.kind != "soak":
@@ -131,7 +153,10 @@ def check_budget(records: list[Record], b: Budget, device: DeviceProfile) -> dic
     out = {"metric": b.metric, "max": b.max, "min": b.min, "prompt_tokens": b.prompt_tokens,
            "gen_tokens": b.gen_tokens, "task": b.task, "unit": UNITS[b.metric],
            "measured": None, "bound": None, "method": None, "level": None,
-           "status": "not_measured", "detail": ""}
+           "status": "not_measured", "detail": "", "conditions": None}
+    timed = timed_record(records, b, device) if b.metric in TIMED else None
+    if timed is not None:
+        out["conditions"] = timed.conditions_state
     found = {side: _bound(records, b, device, side) for side in _sides(b)}
     first = next(iter(found.values()), None)
     if first is None or first.value is None:
@@ -157,6 +182,12 @@ def check_budget(records: list[Record], b: Budget, device: DeviceProfile) -> dic
                                      and (b.min is None or measured >= b.min)):
         out["detail"] = "; ".join(notes + ["the measured value meets the budget but its "
                                            "bound does not"])
+    if timed is not None and timed.conditions_state not in ("ok", "not recorded"):
+        evidence = "; ".join(timed.conditions.get("evidence", ()))
+        out.update(status="not_valid", detail=f"measured while {timed.conditions_state}: "
+                   f"{evidence}; {RERUN}")
+    elif timed is not None and timed.conditions_state == "not recorded":
+        out["detail"] = "; ".join(filter(None, [out["detail"], "conditions not recorded"]))
     return out
 
 
@@ -166,8 +197,8 @@ def verdict(records: list[Record], device: DeviceProfile, *, model: dict, backen
     mine = [r for r in records if r.ok and r.model_id == model["id"] and r.backend == backend]
     budgets = [check_budget(mine, b, device) for b in device.budgets]
     states = {b["status"] for b in budgets}
-    overall = "fail" if "fail" in states else "incomplete" if "not_measured" in states \
-        or not budgets else "pass"
+    overall = "fail" if "fail" in states else "incomplete" if states & {
+        "not_measured", "not_valid"} or not budgets else "pass"
     return {"schema": SCHEMA, "schema_version": 1, "run_id": run_id, "created_at": now_iso(),
             "device": device.model_dump(mode="json"), "model": model, "backend": backend,
             "verdict": overall, "budgets": budgets, "host_warnings": host_warnings,

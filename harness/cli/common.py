@@ -95,6 +95,9 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
                    "(default: 1)")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds a worker may go "
                    "without progress before it is killed (default: 600)")
+    p.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
+                   help="before each worker, wait up to SECONDS for other processes to leave "
+                        "the pinned cores quiet (the record says if it gave up; default 0)")
     p.add_argument("--precision", choices=("gguf", "int4-rtn", "int4", "fp32"), default="gguf",
                    help="ONNX precision for onnxruntime/ort_genai: gguf = the GGUF's own "
                         "quantized weights (default), int4-rtn = the builder's re-quantized "

@@ -41,6 +41,7 @@ def request_from_args(args):
         depths=depth_list(args.depth), prompt_source=_source(args.prompt_source),
         options=parse_settings(args.settings), reps=args.reps,
         warmup=args.warmup, timeout=args.timeout, precision=args.precision,
+        wait_idle=args.wait_idle,
         speed=not args.no_speed, tasks=[] if tasks == ["none"] else tasks, limit=args.limit,
         data_dir=str(Path(args.data_dir).resolve()) if args.data_dir else None,
         models_file=args.models_file)

@@ -35,6 +35,9 @@ def register(sub) -> None:
     p.add_argument("--data-dir", default=None, help="where task data files are looked up")
     p.add_argument("--precision", choices=("gguf", "int4-rtn", "int4", "fp32"), default="gguf")
     p.add_argument("--timeout", type=float, default=600.0)
+    p.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
+                   help="before each worker, wait up to SECONDS for the pinned cores to be "
+                        "quiet (the record says if it gave up; default 0)")
     p.add_argument("--out", default=None, help="results folder (default: results/runs)")
     p.add_argument("--no-report", action="store_true", help="skip the HTML/Markdown report")
     p.add_argument("--dry-run", action="store_true", help="print the plan and stop")
@@ -49,6 +52,9 @@ def cmd_verify(args) -> int:
     from harness.verdict import markdown_table
 
     positive_seconds("--timeout", args.timeout)
+    if not math.isfinite(args.wait_idle) or args.wait_idle < 0:
+        raise BenchError(f"--wait-idle: must be 0 or a positive number of seconds, got "
+                         f"{args.wait_idle}")
     if not math.isfinite(args.soak_seconds) or args.soak_seconds < 0:
         raise BenchError(f"--soak-seconds: must be 0 (no soak) or a positive number, got "
                          f"{args.soak_seconds}")
@@ -57,7 +63,8 @@ def cmd_verify(args) -> int:
     request = api.verify_request(
         args.device, model=args.model, backends=split(args.backend), reps=args.reps,
         soak_seconds=args.soak_seconds, limit=args.limit, data_dir=args.data_dir,
-        precision=args.precision, timeout=args.timeout, models_file=args.models_file)
+        precision=args.precision, timeout=args.timeout, models_file=args.models_file,
+        wait_idle=args.wait_idle)
     plan = api.plan(request)
     (model,) = plan.models.values()
     print_plan(f"verify {model.spec.id} on {plan.device.name} (pinned to CPUs "

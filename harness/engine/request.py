@@ -37,6 +37,8 @@ class RunRequest(BaseModel):
     reps: int = Field(5, ge=1)
     warmup: int = Field(1, ge=0)
     timeout: float = Field(600.0, gt=0)
+    #: before each worker, wait up to this many seconds for the pinned cores to be quiet
+    wait_idle: float = Field(0.0, ge=0)
     precision: Literal["gguf", "int4-rtn", "int4", "fp32"] = "gguf"  # int4: old name of int4-rtn
     speed: bool = True
     tasks: tuple[str, ...] = ("default",)
@@ -73,7 +75,7 @@ class RunRequest(BaseModel):
             raise ValueError("at least 2 tokens are needed to measure decode speed")
         return tuple(sorted(set(v)))
 
-    @field_validator("timeout", "soak_seconds")
+    @field_validator("timeout", "soak_seconds", "wait_idle")
     @classmethod
     def _finite(cls, v):
         if not math.isfinite(v):

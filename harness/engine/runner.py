@@ -52,8 +52,11 @@ def _rss_mb(pid: int) -> float | None:
 
 
 def run_worker(payload: dict, n_items: int, *, timeout_s: float,
-               memory_budget_mb: float | None = None) -> Iterator[tuple]:
-    """Spawn harness.engine.worker.main(payload) and yield its events (see module docstring)."""
+               memory_budget_mb: float | None = None, monitor=None) -> Iterator[tuple]:
+    """Spawn harness.engine.worker.main(payload) and yield its events (see module docstring).
+
+    `monitor` (harness.measure.conditions.Monitor) samples the machine while the worker
+    runs; each result's extra then carries the conditions of that item's window."""
     from harness.engine import worker
 
     ctx = multiprocessing.get_context("spawn")
@@ -61,13 +64,19 @@ def run_worker(payload: dict, n_items: int, *, timeout_s: float,
     proc = ctx.Process(target=worker.main, args=(payload, child_conn), daemon=True)
     proc.start()
     child_conn.close()
+    poll_s = POLL_S
+    if monitor is not None:
+        monitor.start(proc.pid)
+        poll_s = min(POLL_S, monitor.limits.interval_s)
     finished: set[int] = set()
     failure: dict | None = None
     done = False
     last_message = time.monotonic()
     try:
         while True:
-            ready = wait([parent_conn, proc.sentinel], timeout=POLL_S)
+            ready = wait([parent_conn, proc.sentinel], timeout=poll_s)
+            if monitor is not None:
+                monitor.tick()
             if parent_conn in ready:
                 try:
                     msg = parent_conn.recv()
@@ -77,6 +86,8 @@ def run_worker(payload: dict, n_items: int, *, timeout_s: float,
                 kind = msg[0]
                 if kind == "result":
                     finished.add(msg[1])
+                    if monitor is not None:
+                        msg[3]["conditions"] = monitor.window()
                     yield msg
                 elif kind == "error":
                     failure = {**msg[2], "kind": "error", "exception": msg[2]["kind"]}

@@ -114,7 +114,8 @@ class Session:
     # ------------------------------------------------------------------ records
     def _record(self, job: Job, item: int, started: str, env: dict, artifact: dict,
                 loaded: dict | None, measurements: list[Measurement] | None = None,
-                error: dict | None = None, details: dict | None = None) -> Record:
+                error: dict | None = None, details: dict | None = None,
+                conditions: dict | None = None) -> Record:
         model = self.plan.models[job.model_id]
         scenario = job.runs()
         it = job.items[item]
@@ -131,7 +132,7 @@ class Session:
             backend={"name": job.backend, "info": (loaded or {}).get("info", {})},
             device={**self.device.model_dump(mode="json"), "cpus": self.device.cpu_set()},
             task=scenario.task(it), params=params, env=env, measurements=measurements,
-            error=error, details=details)
+            error=error, details=details, conditions=conditions)
 
     def _measurements(self, job: Job, item: int, raw: list[dict], extra: dict, loaded: dict,
                       artifact_bytes: int) -> list[Measurement]:
@@ -153,7 +154,34 @@ class Session:
                            (loaded["rss_after_load_bytes"] / 2**20,)),
                Measurement("model_size_mb", "MB", False, (artifact_bytes / 2**20,)),
                Measurement("elapsed_s", "s", False, (extra["elapsed_s"],))]
+        ms += self._energy(job, item, extra.get("conditions"))
         return ms + job.runs().derived(job.items[item], extra["elapsed_s"])
+
+    def _energy(self, job: Job, item: int, conditions: dict | None) -> list[Measurement]:
+        """Joules per generated token and tokens per joule, where the host counts energy."""
+        from harness.measure.conditions import energy_per_token
+
+        tokens = job.runs().generated_tokens(job.items[item], job.shared)
+        e = energy_per_token(conditions, tokens) if conditions and tokens else None
+        if not isinstance(e, dict):
+            return []
+        return [Measurement("energy_j_per_token", "J/token", False, (e["j_per_token"],)),
+                Measurement("tokens_per_j", "tokens/J", True, (e["tokens_per_j"],))]
+
+    def _conditions_monitor(self, job: Job):
+        """A conditions monitor for the job's worker, after an optional wait for quiet.
+        The memory-bandwidth probe (once per host) runs here, never beside a worker."""
+        from harness.measure.conditions import Monitor, wait_until_idle
+
+        self.bandwidth(job.threads)
+        cpus, limits = self.device.cpu_set(), self.device.conditions
+        waited = None
+        if self.plan.request.wait_idle > 0:
+            waited = wait_until_idle(cpus, limits, self.plan.request.wait_idle)
+            if waited["gave_up"]:
+                self.log(f"--wait-idle: other processes still used {waited['other_cores']:.2f}"
+                         f" cores after {waited['waited_s']:.0f} s; measuring anyway")
+        return Monitor(cpus, limits), waited
 
     def bandwidth(self, threads: int) -> dict:
         """This host's memory bandwidth at `threads` (probed once, cached per host)."""
@@ -235,8 +263,10 @@ class Session:
                    "shared": job.shared, "items": [job.items[i] for i in todo]}
         loaded: dict | None = None
         size = art.get("size_bytes", model.size_bytes)
+        monitor, waited = self._conditions_monitor(job)
         for event in run_worker(payload, len(todo), timeout_s=self.plan.request.timeout,
-                                memory_budget_mb=self.device.memory_budget_mb):
+                                memory_budget_mb=self.device.memory_budget_mb,
+                                monitor=monitor):
             kind = event[0]
             if kind == "loaded":
                 loaded = event[1]
@@ -244,9 +274,13 @@ class Session:
                 self.progress.advance(1)
             elif kind == "result":
                 i = todo[event[1]]
+                cond = event[3].get("conditions")
+                if cond is not None and waited is not None:
+                    cond, waited = {**cond, "wait_idle": waited}, None  # before the first item
                 ms = self._measurements(job, i, event[2], event[3], loaded, size)
                 self.emit(job.item_key(i), self._record(job, i, started, env, art, loaded, ms,
-                                                        details=event[3].get("details")))
+                                                        details=event[3].get("details"),
+                                                        conditions=cond))
             elif kind == "failed":
                 i = todo[event[1]]
                 self.emit(job.item_key(i), self._record(job, i, started, env, art, loaded,

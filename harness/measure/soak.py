@@ -140,3 +140,22 @@ def slope_bound(ts: Sequence[float], rss: Sequence[float], budget: float | None 
                      f"{min_duration_s(budget):.0f} s: one {STEP_MB:g} MB step must read "
                      "as at most half the budget)", tuple(notes))
     return Bound(slope, upper, method, level, len(t), "upper", notes=tuple(notes))
+
+
+def sustained_ratio(ts: Sequence[float], tps: Sequence[float], window_s: float = 60.0
+                    ) -> tuple[float, float] | None:
+    """Sustained over initial decode speed: the median tokens/s of the generations that
+    started in the last `window_s` of the soak over that of the first `window_s` (a third
+    of the soak each when it is shorter than 3 windows). Below 1: the machine slowed down
+    as it ran (a laptop throttling after a minute or two). Returns (ratio, window used)."""
+    import statistics
+
+    if len(ts) < 4:
+        return None
+    span = ts[-1] - ts[0]
+    w = min(window_s, span / 3) if span > 0 else 0.0
+    first = [v for t, v in zip(ts, tps) if t <= ts[0] + w]
+    last = [v for t, v in zip(ts, tps) if t >= ts[-1] - w]
+    if not first or not last or statistics.median(first) <= 0:
+        return None
+    return statistics.median(last) / statistics.median(first), w

@@ -16,7 +16,7 @@ from harness.records import Record, flat_row, latest
 from harness.report.collect import Inputs, backend_label
 
 STATUS_TEXT = {"pass": "PASS", "fail": "FAIL", "not_measured": "NOT MEASURED",
-               "incomplete": "INCOMPLETE"}
+               "not_valid": "NOT VALID", "incomplete": "INCOMPLETE"}
 METRIC_NAMES = {
     "ttft_ms": ("time to first token", "ms"), "prefill_tps": ("prefill speed", "tokens/s"),
     "decode_tps": ("decode speed", "tokens/s"), "itl_p50_ms": ("inter-token latency p50", "ms"),
@@ -26,6 +26,7 @@ METRIC_NAMES = {
     "acc": ("accuracy", ""), "acc_norm": ("accuracy (length-normalised)", ""),
     "determinism": ("greedy outputs repeat exactly", "fraction of prompts"),
     "rss_slope_mb_per_min": ("memory growth during the soak run", "MB/min"),
+    "sustained_ratio": ("sustained over initial decode speed (soak)", "ratio"),
 }
 PARITY_ORDER = ("ppl_diff_pct", "top1_agreement", "mean_kl")
 SKIP_QUALITY = ("items_per_s",)
@@ -105,7 +106,7 @@ def verdict_view(inputs: Inputs) -> dict:
             "verdict": v["verdict"], "verdict_text": STATUS_TEXT[v["verdict"]],
             "warnings": [str(w) for w in v.get("host_warnings") or []], "budgets": budgets,
             "counts": {s: sum(b["status"] == s for b in budgets)
-                       for s in ("pass", "fail", "not_measured")}})
+                       for s in ("pass", "fail", "not_measured", "not_valid")}})
     states = {i["verdict"] for i in items}
     overall = ("fail" if "fail" in states else "incomplete" if "incomplete" in states
                else "pass" if states else None)

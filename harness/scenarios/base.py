@@ -54,6 +54,10 @@ class Scenario(ABC):
         """Progress units the item reports (for the progress bar's total)."""
         return 1
 
+    def generated_tokens(self, item: dict, shared: dict) -> int:
+        """Tokens the worker generates for the item, warm-up included (energy per token)."""
+        return 0
+
     def derived(self, item: dict, elapsed_s: float) -> list[Measurement]:
         """Measurements the parent derives from the item's wall time (default: none)."""
         return []

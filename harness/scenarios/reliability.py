@@ -14,7 +14,8 @@ soak: generations of a fixed shape back to back for `duration_s` seconds; for ea
   allocator step; the verdict reads the time series itself, tells a sawtooth that
   returns to its floor from rising peaks and bounds the slope; the peak RSS of the
   worker, untrimmed, is reported as always), the drift of decode speed in % of its mean
-  per minute (least squares),
+  per minute (least squares), the sustained ratio (median decode speed of the last minute
+  over the first, harness.measure.soak.sustained_ratio),
   and the number of generations that raised an error (the run goes on after an error
   and stops after three in a row).
 """
@@ -26,7 +27,7 @@ from collections.abc import Callable
 
 from harness.backends.base import Backend
 from harness.measure.memory import current_rss_bytes, release_free_heap
-from harness.measure.soak import theil_sen
+from harness.measure.soak import sustained_ratio, theil_sen
 from harness.records import Measurement
 from harness.scenarios import speed
 from harness.scenarios.base import Scenario
@@ -91,14 +92,18 @@ def soak(backend: Backend, *, duration_s: float, prompt_tokens: int, gen_tokens:
     skip = len(ts) // 10
     mean_tps = sum(tps) / len(tps) if tps else 0.0
     drift = slope_per_minute(ts[skip:], tps[skip:]) / mean_tps * 100 if mean_tps else 0.0
+    sustained = sustained_ratio(ts, tps)
+    extra = [Measurement("sustained_ratio", "last/first minute", True, (sustained[0],))] \
+        if sustained else []
     return ([Measurement("soak_t_s", "s", False, tuple(ts)),
              Measurement("soak_decode_tps", "tokens/s", True, tuple(tps)),
              Measurement("soak_rss_mb", "MB", False, tuple(rss)),
              Measurement("rss_slope_mb_per_min", "MB/min", False,
                          (theil_sen(ts[skip:], rss[skip:])[0] if len(ts) - skip > 1 else 0.0,)),
              Measurement("decode_drift_pct_per_min", "%/min", True, (drift,)),
-             Measurement("soak_errors", "count", False, (float(errors),))],
-            {"last_error": last_error, "generations": len(ts)})
+             Measurement("soak_errors", "count", False, (float(errors),)), *extra],
+            {"last_error": last_error, "generations": len(ts),
+             "sustained_window_s": sustained[1] if sustained else None})
 
 
 KINDS = {"determinism": determinism, "soak": soak}

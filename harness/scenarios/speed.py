@@ -133,6 +133,9 @@ class SpeedScenario(Scenario):
     def units(self, item: dict, shared: dict) -> int:
         return shared.get("repetitions", 1)
 
+    def generated_tokens(self, item: dict, shared: dict) -> int:
+        return item["gen_tokens"] * (shared.get("repetitions", 1) + shared.get("warmup", 0))
+
     def run(self, backend, item, shared, progress):
         settings = {k: v for k, v in item.items() if k != "prompt_source"}
         return run(backend, **shared, **settings, on_repetition=progress), None
