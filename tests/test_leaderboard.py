@@ -1,4 +1,6 @@
-"""Leaderboard: folding (latest per key, --all), rejected inputs, schema, score and rank."""
+"""Leaderboard: folding (latest per key, --all), rejected inputs, schema, score and rank.
+The ranking rules themselves (parity, workloads, hosts, conditions, floors, Pareto) are in
+test_leaderboard_ranking.py."""
 
 from __future__ import annotations
 
@@ -16,7 +18,9 @@ from harness.leaderboard import build as lb
 from harness.leaderboard.inputs import collect
 from harness.leaderboard.publish import PAGE_FILES
 from harness.records import MAX_RECORD_BYTES, Record, write_json
+from harness.leaderboard.rank import policy
 from helpers import T0, quality_record, speed_record
+from leaderboard_fixtures import HOST, speed
 
 
 def verdict(run_id="r1", model="m", backend="llama_cpp", device="host", outcome="pass"):
@@ -59,6 +63,8 @@ def test_failed_other_and_duplicate_records_are_counted_not_rows():
     assert [r["backend"] for r in doc["rows"]] == ["llama_cpp"]
     assert (s["records"], s["failed_records"], s["other_records"], s["duplicate_records"]) == \
         (3, 1, 1, 1)
+    assert doc["rows"][0]["unranked"] == [{"rule": "conditions",
+                                           "reason": "conditions not recorded"}]
 
 
 def test_row_carries_speed_memory_and_provenance():
@@ -71,16 +77,20 @@ def test_row_carries_speed_memory_and_provenance():
     assert row["model"]["sha256"] == "ab" * 32 and p["date"] == T0
 
 
-def test_quality_latest_per_task_attached_to_same_model_backend_device():
+def test_quality_latest_per_task_attached_to_same_model_and_backend():
     recs = [speed_record(), speed_record(backend="onnxruntime", seq=1),
             quality_record(acc=(0.0, 0.0), run_id="q0", finished="2025-12-01T00:00:00+00:00"),
             quality_record(acc=(1.0, 0.0, 1.0, 1.0), run_id="q1"),
             quality_record(task="wikitext2", run_id="q2"),
-            quality_record(task="arc_easy", run_id="q3", device="laptop")]
+            quality_record(task="arc_easy", acc=(0.0,), run_id="q3", device="laptop",
+                           finished="2026-02-01T00:00:00+00:00")]
     by_backend = {r["backend"]: r for r in build(recs)["rows"]}
     arc, wiki = by_backend["llama_cpp"]["quality"]
+    # the same device profile wins over a later result of another profile
     assert (arc["task"], arc["metrics"], arc["n"], arc["run_id"]) == \
         ("arc_easy", {"acc": 0.75}, 4, "q1")
+    assert arc["headline"] == {"metric": "acc", "value": 0.75, "se": pytest.approx(0.25),
+                               "higher_is_better": True}  # sd / sqrt(n) = 0.5 / 2
     assert wiki["metrics"] == {"token_perplexity": 21.5, "bits_per_byte": 0.9}  # no window_nll
     assert wiki["kind"] == "perplexity" and wiki["n"] is None
     assert by_backend["onnxruntime"]["quality"] == []
@@ -109,13 +119,14 @@ def test_verdict_files_of_verify_are_read_and_validated(tmp_path):
 
 
 # ------------------------------------------------------------------ score and rank
-def test_composite_score_is_geomean_of_ratios_to_the_device_best_and_rank():
-    recs = [speed_record("a", ttft=50, prefill=1000, decode=100, seq=0),
-            speed_record("b", ttft=100, prefill=500, decode=100, seq=1),
-            speed_record("c", ttft=25, prefill=2000, decode=12.5, seq=2),
-            speed_record("d", ttft=50, prefill=1000, decode=100, seq=3),
-            speed_record("e", device="laptop", ttft=500, prefill=10, decode=1, seq=4)]
-    f = speed_record("f", prefill=10, seq=5).to_dict()
+def test_composite_score_is_geomean_of_ratios_to_the_group_best_and_rank():
+    laptop = {**HOST, "name": "laptop"}
+    recs = [speed("a", device=HOST, ttft=50, prefill=1000, decode=100, seq=0),
+            speed("b", device=HOST, ttft=100, prefill=500, decode=100, seq=1),
+            speed("c", device=HOST, ttft=25, prefill=2000, decode=12.5, seq=2),
+            speed("d", device=HOST, ttft=50, prefill=1000, decode=100, seq=3),
+            speed("e", device=laptop, ttft=500, prefill=10, decode=1, seq=4)]
+    f = speed("f", device=HOST, prefill=10, seq=5).to_dict()
     f["measurements"] = [m for m in f["measurements"] if m["metric"] != "decode_tps"]
     recs.append(Record(f))
     rows = {r["model"]["id"]: r for r in build(recs)["rows"]}
@@ -126,14 +137,19 @@ def test_composite_score_is_geomean_of_ratios_to_the_device_best_and_rank():
     assert [rows[m]["rank"] for m in "abcd"] == [1, 4, 3, 1]  # a and d tie
     assert rows["e"]["score"] == 100.0 and rows["e"]["rank"] == 1  # its own device
     assert rows["f"]["score"] is None and rows["f"]["rank"] is None
+    assert rows["f"]["unranked"] == [{"rule": "speed", "reason": "no decode_tps"}]
     order = [r["model"]["id"] for r in build(recs)["rows"]]
-    assert order == ["a", "d", "c", "b", "f", "e"]  # by device, then rank, unranked last
+    assert order == ["a", "d", "c", "b", "f", "e"]  # by group, then rank, unranked last
 
 
 def test_score_definition_is_in_the_document():
     doc = build([speed_record()])
-    assert doc["score"]["normalised_within"] == "device" and "cbrt" in doc["score"]["formula"]
+    assert doc["score"]["normalised_within"] == "group" and "cbrt" in doc["score"]["formula"]
     assert "geometric mean" in lb.__doc__.lower().replace("\n", " ")
+    rules = " ".join(doc["ranking"]["rules"])
+    assert "mean KL <= 0.05" in rules and "top-1 agreement >= 0.9" in rules
+    assert "Conditions not recorded: shown, marked, not ranked" in rules
+    assert doc["ranking"]["parity"] == {"max_mean_kl": 0.05, "min_top1_agreement": 0.9}
 
 
 # ------------------------------------------------------------------ CLI, files, schemas
@@ -192,6 +208,9 @@ def test_html_writes_the_page_and_a_copy_of_the_json(tmp_path):
         ["app.js", "index.html", "leaderboard.json", "style.css"]
     doc = json.loads((tmp_path / "lb.json").read_text())
     assert json.loads((tmp_path / "site" / "leaderboard.json").read_text()) == doc
+    html = (tmp_path / "site" / "index.html").read_text()
+    block = html.split('<script id="leaderboard-data" type="application/json">')[1]
+    assert json.loads(block.split("</script>")[0]) == doc  # embedded: opens from disk
     assert doc["rows"][0]["verdict"]["verdict"] == "pass" and doc["sources"]["verdicts"] == 1
     page = "".join((tmp_path / "site" / n).read_text() for n in PAGE_FILES)
     assert "innerHTML" not in page and "http://" not in page.replace(
@@ -218,12 +237,31 @@ def test_every_file_the_harness_writes_validates(project):
         doc = json.loads((project / "lb.json").read_text())
         jsonschema.validate(doc, schema("leaderboard"))
         assert len(doc["rows"]) == 2 and doc["sources"]["failed_records"] == 2
-        assert all(row["score"] > 0 for row in doc["rows"])
+        for row in doc["rows"]:  # ranked exactly when the run recorded conditions ok
+            ok = row["conditions"]["state"] == "ok"
+            assert (row["score"] is not None and row["score"] > 0) == ok, row["unranked"]
+
+
+def test_accept_unrecorded_conditions_ranks_them_still_marked():
+    doc = build([speed_record()], ranking=policy(accept_unrecorded_conditions=True))
+    (row,) = doc["rows"]
+    assert row["rank"] == 1 and row["conditions"]["state"] == "not recorded"
+    assert doc["ranking"]["conditions_not_recorded"] == "ranked"
+
+
+@pytest.mark.parametrize("flag,value", [("--max-kl", "-1"), ("--max-kl", "nan"),
+                                        ("--min-top1", "1.5"), ("--min-top1", "x")])
+def test_bad_tolerance_flags_exit_2(tmp_path, flag, value):
+    write_json(tmp_path / "r.json", speed_record())
+    r = run_cli("leaderboard", str(tmp_path), "-o", str(tmp_path / "lb.json"), flag, value)
+    assert r.returncode == 2 and flag in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "lb.json").exists()
 
 
 def test_module_import_is_light():
     code = ("import sys, harness.leaderboard.build, harness.leaderboard.inputs, "
-            "harness.leaderboard.publish, harness.cli.leaderboard; "
+            "harness.leaderboard.publish, harness.leaderboard.rank, harness.leaderboard.evidence, "
+            "harness.cli.leaderboard; "
             "heavy = {'jsonschema', 'numpy', 'psutil'} & set(sys.modules); "
             "assert not heavy, heavy")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,49 +1,42 @@
-"""Fold run records into the leaderboard document: rows, composite score and rank.
+"""Fold run records into the leaderboard document: rows, groups, ranking and score.
 
-Rows: one per model x backend (x ONNX precision) x device profile x settings (prompt_tokens,
-gen_tokens, threads), built from successful speed records (Record.kind "speed"); the latest
-record per key wins (records.latest: by finished_at, then run_id, then seq) unless --all
-keeps every one. Each row carries speed (medians and sample standard deviations, as
-records.flat_row gives them), memory, quality (per task, the latest quality record of the
-same model file, i.e. model id and sha256, backend and device; each of its QUALITY_METRICS
-is its summary mean: the accuracy for per-item 0/1 samples, the value itself for a single
-perplexity sample), the PoC verdict of the same run (verdict.json or verdict-<backend>.json
-in the run folder, matched by run id, model id, backend and device) and provenance (model
-sha256, harness version and commit, runtime versions, host fingerprint, date). Failed
-records are never rows; they are counted in `sources`, as are records of other kinds
-(determinism, soak, parity). A record found twice (same run, seq, model, backend, device,
-task and params) counts once.
+Rows: one per model x backend (x ONNX precision) x device profile x host x workload
+(prompt_tokens, gen_tokens, threads, depth, prompt source), built from successful speed
+records (Record.kind "speed"); the latest record per key wins (records.latest: by
+finished_at, then run_id, then seq) unless --all keeps every one. Rows of different hosts
+under one profile name stay apart (the host fingerprint is in the key) unless
+--merge-hosts. Each row carries speed (medians and sample standard deviations, as
+records.flat_row gives them), memory, quality and parity (evidence.py: joined by the
+artifact the backend ran), the profile's quality floors, the measurement conditions
+(Record.conditions_state and its evidence), the PoC verdict of the same run (verdict.json
+or verdict-<backend>.json in the run folder, matched by run id, model id, backend and
+device) and provenance (model sha256, harness version and commit, runtime versions, host
+fingerprint, date). Failed records are never rows; they are counted in `sources`, as are
+records of other kinds (determinism, soak). A record found twice (same run, seq, model,
+backend, device, task and params) counts once.
 
-Composite score (SCORE): within one device profile, each row's prefill tokens/s, decode
-tokens/s and 1/TTFT are divided by the best value among that profile's rows, and the score
-is 100 x the geometric mean of the three ratios (as LocalScore and MLPerf Client do). 100
-means best on all three; a row missing one of them has no score. Rank is 1 + the number of
-rows of the same profile with a higher score (ties share a rank; unscored rows are unranked).
+Ranking (rank.py): like for like, within a group (device profile x host x workload), and
+only rows that meet every rule (conditions ok, parity within tolerance for ports, quality
+floors met, complete speed) get a composite score (the geometric mean of prefill, decode
+and 1/TTFT ratios to the group's best) and a rank; the others are shown with the reasons.
+The canonical workload of a profile (its `workload`, as the record carried its profile)
+marks the headline group.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
+from harness.leaderboard.evidence import QUALITY_METRICS, Evidence, floors
+from harness.leaderboard.rank import SCORE, policy, reasons, score_and_rank
 from harness.records import Record, flat_row, latest
 
 SCHEMA = "sllm-bench/leaderboard"
-SCHEMA_VERSION = 1
-QUALITY_METRICS = ("acc", "acc_norm", "acc_per_token", "exact_match", "token_perplexity",
-                   "word_perplexity", "byte_perplexity", "bits_per_byte")
+SCHEMA_VERSION = 2
 BUDGET_KEYS = ("metric", "status", "max", "min", "prompt_tokens", "gen_tokens", "task", "unit",
                "measured", "bound", "detail", "method", "level")
-SCORE = {
-    "name": "composite-v1",
-    "formula": "100 * cbrt(prefill_tps / best_prefill_tps * decode_tps / best_decode_tps "
-               "* best_ttft_ms / ttft_ms)",
-    "normalised_within": "device",
-    "higher_is_better": True,
-    "range": [0, 100],
-    "description": "Geometric mean of prefill tokens/s, decode tokens/s and 1/TTFT, each "
-                   "divided by the best value among the rows of the same device profile, "
-                   "times 100. Rank is within the device profile.",
-}
+__all__ = ["QUALITY_METRICS", "SCHEMA", "SCHEMA_VERSION", "SCORE", "build", "validate"]
 
 
 def validate(doc: dict) -> None:
@@ -56,10 +49,20 @@ def validate(doc: dict) -> None:
 
 
 # ------------------------------------------------------------------ keys
-def row_key(record: Record) -> tuple:
+def workload(record: Record) -> dict:
     p = record.params
+    return {"prompt_tokens": _int(p.get("prompt_tokens")), "gen_tokens": _int(p.get("gen_tokens")),
+            "threads": _int(p.get("threads")), "depth": _int(p.get("depth")) or 0,
+            "prompt_source": str(p.get("prompt_source") or "synthetic")}
+
+
+def host_id(record: Record) -> str:
+    return str(record.env["host"]["id"])
+
+
+def row_key(record: Record, merge_hosts: bool = False) -> tuple:
     return (record.model_id, record.backend, record.precision, record.device,
-            _int(p.get("prompt_tokens")), _int(p.get("gen_tokens")), _int(p.get("threads")))
+            None if merge_hosts else host_id(record), *workload(record).values())
 
 
 def identity(r: Record) -> tuple:
@@ -69,42 +72,71 @@ def identity(r: Record) -> tuple:
 
 
 def _group(r: Record) -> str:
-    return r.kind if r.kind in ("speed", "quality") else "other"
+    return r.kind if r.kind in ("speed", "quality", "parity") else "other"
+
+
+def canonical_workload(record: Record) -> dict | None:
+    """The profile's canonical workload as the record carried its profile, with the
+    profile's threads (threads "all": the CPUs the worker was pinned to)."""
+    dev = record["device"]
+    w = dev.get("workload") if isinstance(dev, Mapping) else None
+    if not isinstance(w, Mapping) or _int(w.get("prompt_tokens")) is None:
+        return None
+    threads = dev.get("threads")
+    cpus = dev.get("cpus")
+    if not isinstance(threads, int) or isinstance(threads, bool):
+        threads = len(cpus) if isinstance(cpus, (list, tuple)) and cpus else None
+    return {"prompt_tokens": _int(w.get("prompt_tokens")), "gen_tokens": _int(w.get("gen_tokens")),
+            "threads": threads, "depth": _int(w.get("depth")) or 0,
+            "prompt_source": "synthetic"}
+
+
+def group_label(device: str, host: str | None, w: Mapping) -> str:
+    src = "" if w["prompt_source"] == "synthetic" else f" {w['prompt_source']}"
+    return (f"{device} \u00b7 host {host or 'any'} \u00b7 p{w['prompt_tokens']} "
+            f"g{w['gen_tokens']} t{w['threads']} d{w['depth']}{src}")
 
 
 # ------------------------------------------------------------------ folding
 def build(records: list[Record], verdicts: list[dict] = (), *, keep_all: bool = False,
           rejected: list[dict] = (), files_read: int | None = None,
-          generated_at: str | None = None) -> dict:
+          generated_at: str | None = None, ranking: dict | None = None) -> dict:
     """Validated records (+ verdicts) -> the leaderboard document (rows scored and ranked)."""
     from harness import __version__
     from harness.measure.environment import git_commit
     from harness.records import now_iso
 
+    ranking = ranking or policy()
+    merge = ranking["hosts"] == "merged"
     unique = latest(sorted(records, key=Record.when), identity)
     ok = [r for r in unique if r.ok]
     speed = [r for r in ok if r.kind == "speed"]
-    kept = speed if keep_all else latest(speed, row_key)
-    quality = _quality_index([r for r in ok if r.kind == "quality"])
+    kept = speed if keep_all else latest(speed, lambda r: row_key(r, merge))
+    evidence = Evidence([r for r in ok if r.kind == "quality"],
+                        [r for r in ok if r.kind == "parity"])
     verdict_by = {(v["run_id"], v["model"]["id"], v["backend"], v["device"]["name"]): v
                   for v in sorted(verdicts, key=lambda v: v["created_at"])}
-    rows = [_row(r, quality, verdict_by) for r in kept]
+    rows = [_row(r, evidence, verdict_by, ranking) for r in kept]
+    groups = _groups(rows, kept, merge)
     score_and_rank(rows)
-    rows.sort(key=lambda x: (x["device"], x["rank"] is None, x["rank"] or 0, x["model"]["id"],
-                             x["backend"], x["precision"] or "",
-                             tuple(v if v is not None else -1 for v in x["settings"].values())))
-    groups = [_group(r) for r in unique]
+    order = {g["id"]: i for i, g in enumerate(groups)}
+    rows.sort(key=lambda x: (order[x["group"]], x["rank"] is None, x["rank"] or 0,
+                             x["model"]["id"], x["backend"], x["precision"] or ""))
+    for g in groups:
+        g["ranked"] = sum(r["rank"] is not None for r in rows if r["group"] == g["id"])
+    kinds = [_group(r) for r in unique]
     return {
         "schema": SCHEMA, "schema_version": SCHEMA_VERSION,
         "generated_at": generated_at or now_iso(),
         "harness": {"version": __version__, "git_commit": git_commit()},
         "keep": "all" if keep_all else "latest",
-        "score": SCORE,
+        "score": SCORE, "ranking": ranking, "groups": groups,
         "sources": {
             "files_read": len(records) + len(verdicts) + len(rejected)
             if files_read is None else files_read,
-            "records": len(unique), "speed_records": groups.count("speed"),
-            "quality_records": groups.count("quality"), "other_records": groups.count("other"),
+            "records": len(unique), "speed_records": kinds.count("speed"),
+            "quality_records": kinds.count("quality"),
+            "parity_records": kinds.count("parity"), "other_records": kinds.count("other"),
             "failed_records": sum(not r.ok for r in unique),
             "duplicate_records": len(records) - len(unique),
             "superseded_records": len(speed) - len(kept),
@@ -116,52 +148,63 @@ def build(records: list[Record], verdicts: list[dict] = (), *, keep_all: bool = 
     }
 
 
-def _quality_index(records: list[Record]) -> dict[tuple, list[dict]]:
-    """(model id, sha256, backend, device) -> the latest quality result per task."""
-    def key(r: Record) -> tuple:
-        return (r.model_id, r.model["sha256"], r.backend, r.device)
+def _groups(rows: list[dict], kept: list[Record], merge: bool) -> list[dict]:
+    """Set each row's group and canonical flag; the groups, headline (canonical) first."""
+    canon: dict[str, tuple] = {}
+    for r in sorted(kept, key=Record.when):  # the latest record's profile wins
+        c = canonical_workload(r)
+        if c is not None:
+            canon[r.device] = (c, r["device"].get("workload"))
+    groups: dict[str, dict] = {}
+    for row, r in zip(rows, kept):
+        w = workload(r)
+        host = None if merge else row["provenance"]["host"]
+        gid = group_label(row["device"], None if host is None else host["id"], w)
+        c = canon.get(row["device"])
+        row["group"] = gid
+        row["canonical"] = c is not None and all(
+            c[0][k] is None or c[0][k] == w[k] for k in c[0])
+        g = groups.setdefault(gid, {
+            "id": gid, "device": row["device"], "host": host, "workload": w,
+            "canonical": row["canonical"],
+            "canonical_workload": None if c is None else dict(c[1]), "rows": 0, "ranked": 0})
+        g["rows"] += 1
+    return sorted(groups.values(), key=lambda g: (g["device"], not g["canonical"],
+                                                  g["host"]["id"] if g["host"] else "",
+                                                  tuple(str(v) for v in g["workload"].values())))
 
-    by_model: dict[tuple, list[Record]] = {}
-    for r in latest(records, lambda r: (*key(r), r.task_name)):
-        by_model.setdefault(key(r), []).append(r)
-    return {k: [_quality(r) for r in sorted(rs, key=lambda r: r.task_name)]
-            for k, rs in by_model.items()}
 
-
-def _quality(r: Record) -> dict:
-    """One task's result: QUALITY_METRICS by summary mean; n = items scored (not perplexity)."""
-    kept = [name for name in r.metrics() if name in QUALITY_METRICS]
-    n = max((len(r.metric(name).samples) for name in kept), default=None)
-    kind = r.task.get("kind")
-    return {"task": r.task_name, "kind": kind, "version": r.task["version"],
-            "metrics": {name: _num(r.stat(name, "mean")) for name in kept},
-            "n": None if kind == "perplexity" else n,
-            "run_id": r.run_id, "date": r["finished_at"]}
-
-
-def _row(r: Record, quality: dict, verdicts: dict) -> dict:
+def _row(r: Record, evidence: Evidence, verdicts: dict, ranking: dict) -> dict:
     flat = flat_row(r)
-    model, env, p = r.model, r.env, r.params
+    model, env = r.model, r.env
     host = env["host"]
     size = model.get("size_bytes")
     verdict = verdicts.get((r.run_id, r.model_id, r.backend, r.device))
     speed_cols = ("ttft_ms", "ttft_ms_sd", "prefill_tps", "prefill_tps_sd", "decode_tps",
                   "decode_tps_sd", "itl_p50_ms", "itl_p90_ms", "itl_p99_ms", "load_s")
-    return {
-        "rank": None, "score": None,
+    quality = evidence.quality_of(r)
+    c = r.conditions
+    evid = [str(e) for e in c.get("evidence", ())] if c is not None and isinstance(
+        c.get("evidence"), (list, tuple)) else []
+    row = {
+        "rank": None, "score": None, "group": "", "canonical": False, "pareto": False,
+        "unranked": [],
         "model": {"id": model["id"], "sha256": model["sha256"], "format": model["format"],
                   "size_mb": None if size is None else size / 2**20,
                   "parameters": _str(model.get("parameters")),
                   "quantization": _str(model.get("quantization"))},
         "backend": r.backend, "precision": r.precision,
         "device": r.device,
-        "settings": {k: _int(p.get(k)) for k in ("prompt_tokens", "gen_tokens", "threads",
-                                                 "repetitions")},
+        "settings": {**{k: v for k, v in workload(r).items()},
+                     "repetitions": _int(r.params.get("repetitions"))},
         "speed": {c: _num(flat[c]) for c in speed_cols},
         "memory": {"peak_rss_mb": _num(flat["peak_rss_mb"]),
                    "rss_after_load_mb": _num(r.stat("rss_after_load_mb")),
                    "model_size_mb": _num(flat["model_size_mb"])},
-        "quality": quality.get((model["id"], model["sha256"], r.backend, r.device), []),
+        "quality": quality,
+        "quality_floors": floors(r, quality),
+        "parity": evidence.parity_of(r, ranking["parity"]),
+        "conditions": {"state": r.conditions_state, "evidence": evid},
         "verdict": None if verdict is None else {
             "verdict": verdict["verdict"], "run_id": verdict["run_id"],
             "created_at": verdict["created_at"],
@@ -176,30 +219,8 @@ def _row(r: Record, quality: dict, verdicts: dict) -> dict:
                      "machine": _str(host.get("machine"))},
         },
     }
-
-
-def score_and_rank(rows: list[dict]) -> None:
-    """Set each row's composite score and its rank within its device profile (see SCORE)."""
-    def positive(x):
-        return x is not None and x > 0
-
-    by_device: dict[str, list[dict]] = {}
-    for row in rows:
-        by_device.setdefault(row["device"], []).append(row)
-    for group in by_device.values():
-        best = {m: pick((x for x in (row["speed"][m] for row in group) if positive(x)),
-                        default=None)
-                for m, pick in (("prefill_tps", max), ("decode_tps", max), ("ttft_ms", min))}
-        for row in group:
-            x = row["speed"]
-            if all(positive(x[m]) for m in best):
-                ratios = (x["prefill_tps"] / best["prefill_tps"],
-                          x["decode_tps"] / best["decode_tps"], best["ttft_ms"] / x["ttft_ms"])
-                row["score"] = round(100 * math.exp(sum(map(math.log, ratios)) / 3), 6)
-        scores = [row["score"] for row in group if row["score"] is not None]
-        for row in group:
-            if row["score"] is not None:
-                row["rank"] = 1 + sum(v > row["score"] for v in scores)
+    row["unranked"] = reasons(row, r.conditions_state, evid, ranking)
+    return row
 
 
 # ------------------------------------------------------------------ coercion
