@@ -57,6 +57,13 @@ class Backend(ABC):
     @abstractmethod
     def tokenize(self, text: str, *, add_special: bool = False) -> list[int]: ...
 
+    def tokenize_special(self, text: str) -> list[int]:
+        """Token ids of text in which special-token markers (a rendered chat template's
+        <|im_start|>, <start_of_turn>, ...) become those special tokens; no BOS added.
+        The default is tokenize(text): tokenizers and transformers already parse the
+        markers; llama_cpp overrides it (its tokenize() keeps them as plain text)."""
+        return self.tokenize(text, add_special=False)
+
     @abstractmethod
     def detokenize(self, ids: Sequence[int]) -> str:
         """Text of token ids (special tokens dropped where the library allows)."""

@@ -97,6 +97,9 @@ class LlamaCppBackend(Backend):
     def tokenize(self, text: str, *, add_special: bool = False) -> list[int]:
         return self.model.tokenize(text.encode("utf-8"), add_bos=add_special, special=False)
 
+    def tokenize_special(self, text: str) -> list[int]:
+        return self.model.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+
     def detokenize(self, ids: Sequence[int]) -> str:
         return self.model.detokenize(list(ids), special=False).decode("utf-8", errors="replace")
 

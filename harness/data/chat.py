@@ -81,3 +81,26 @@ def render(template: str, messages: list[dict], *, add_generation_prompt: bool =
         raise ModelError(f"chat template rendered {len(out)} characters, more than the "
                          f"{MAX_RENDERED} allowed", path=source)
     return out
+
+
+def template_sha256(template: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(template.encode("utf-8")).hexdigest()
+
+
+def chat_task(prepared: dict, template: str | None, *, source: str | Path) -> dict:
+    """A prepared exact-match task whose prompts are rendered as the user message (after
+    the task's system message, when it has one) of the model's chat template, with the
+    generation prompt added; the task records the template's sha256. A model without a
+    template is a ModelError naming the model file."""
+    task = prepared["task"]
+    if template is None:
+        raise ModelError(f"task {task['name']!r} sets chat: true, but the model has no chat "
+                         f"template", path=source)
+    system = [{"role": "system", "content": task["system"]}] if task.get("system") else []
+    items = [{**it, "prompt": render(template, system + [{"role": "user",
+                                                          "content": it["prompt"]}],
+                                     source=source)} for it in prepared["items"]]
+    return {"task": {**task, "chat_template_sha256": template_sha256(template)},
+            "items": items}

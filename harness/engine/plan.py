@@ -124,7 +124,19 @@ def describe(jobs: list[Job]) -> list[str]:
 
 
 # ------------------------------------------------------------------ from a request
-def _quality_items(request, backends: list[str]) -> tuple[dict[str, list[dict]], list[str]]:
+def task_limit(request, device, name: str) -> int | None:
+    """Items of task `name` to measure: --limit when given, else the largest `limit` of
+    the device profile's budgets on that task (a floor judged on that many items), else
+    every item."""
+    if request.limit is not None:
+        return request.limit
+    limits = [b.limit for b in getattr(device, "budgets", None) or []
+              if b.task == name and b.limit]
+    return max(limits) if limits else None
+
+
+def _quality_items(request, backends: list[str], device=None
+                   ) -> tuple[dict[str, list[dict]], list[str]]:
     """Prepared tasks per backend (checked before anything runs) and what was skipped."""
     from harness import backends as reg
     from harness.data import tasks as task_mod
@@ -133,7 +145,7 @@ def _quality_items(request, backends: list[str]) -> tuple[dict[str, list[dict]],
     if names == ["default"]:
         names = task_mod.default_tasks()
     data_dir = Path(request.data_dir) if request.data_dir else None
-    prepared = [task_mod.prepare(task_mod.load_task(n), limit=request.limit,
+    prepared = [task_mod.prepare(task_mod.load_task(n), limit=task_limit(request, device, n),
                                  data_dir=data_dir) for n in names]
     per_backend, skipped = {}, []
     for b in backends:
@@ -146,6 +158,18 @@ def _quality_items(request, backends: list[str]) -> tuple[dict[str, list[dict]],
         if ok:
             per_backend[b] = ok
     return per_backend, skipped
+
+
+def for_model(tasks: list[dict], model) -> list[dict]:
+    """The prepared tasks as one model runs them: a chat task's prompts rendered with
+    that model's own chat template (in the sandbox, harness.data.chat)."""
+    if not any(t["task"].get("chat") for t in tasks):
+        return tasks
+    from harness.data.chat import chat_task, chat_template
+
+    template = chat_template(model.path) if model.spec.format in ("gguf", "onnx") else None
+    return [chat_task(t, template, source=model.path) if t["task"].get("chat") else t
+            for t in tasks]
 
 
 def _reliability_jobs(request, models: dict, backends: list[str], threads: int,
@@ -287,10 +311,12 @@ def from_request(request, *, parity_dump_dir: Path | None = None) -> Plan:
                           context_size=device.context_size, depths=list(request.depths),
                           source=request.prompt_source, text=_prompt_text(request))
     if request.tasks:
-        per_backend, plan.notes = _quality_items(request, backends)
+        per_backend, plan.notes = _quality_items(request, backends, device)
         for b, items in per_backend.items():
-            plan.jobs += build_quality(list(models), [b], threads[0], items,
-                                       context_size=device.context_size, start=len(plan.jobs))
+            for m in models.values():
+                plan.jobs += build_quality([m.spec.id], [b], threads[0], for_model(items, m),
+                                           context_size=device.context_size,
+                                           start=len(plan.jobs))
     if request.determinism_workers or request.soak_seconds:
         plan.jobs += _reliability_jobs(request, models, backends, threads[0],
                                        device.context_size, len(plan.jobs))

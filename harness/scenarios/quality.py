@@ -1,7 +1,7 @@
 """Quality scenario: runs a prepared task (harness.data.tasks.prepare) through a backend.
 
 run(backend, task=..., items=...) dispatches on task["kind"] to perplexity,
-multiple_choice or exact_match; each returns Measurements with raw samples (per item or
+multiple_choice, exact_match, partial_choice or last_word; each returns Measurements with raw samples (per item or
 per window), so summaries (mean, sem) and recomputations come from the record alone.
 
 Scenario items are prepared tasks {"task": {...}, "items": [...]}; the record's task is
@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from harness.backends.base import Backend
 from harness.records import Measurement
-from harness.scenarios import exact_match, multiple_choice, perplexity
+from harness.scenarios import (exact_match, last_word, multiple_choice, partial_choice,
+                               perplexity)
 from harness.scenarios.base import Scenario
 from harness.scenarios.common import Progress
 
 KINDS = {"perplexity": perplexity, "multiple_choice": multiple_choice,
-         "exact_match": exact_match}
+         "exact_match": exact_match, "partial_choice": partial_choice, "last_word": last_word}
 
 
 def run(backend: Backend, *, task: dict, items: list, on_repetition: Progress = None
