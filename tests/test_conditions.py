@@ -220,3 +220,31 @@ def test_verify_under_contention_is_not_valid_with_the_evidence(project):
         assert "re-run on a quiet machine" in by[m]["detail"]
     assert by["peak_rss_mb"]["status"] == "pass" and by["peak_rss_mb"]["conditions"] is None
     assert "NOT VALID" in r.stdout
+
+
+def test_compare_warns_when_baseline_and_current_conditions_differ(tmp_path):
+    from harness.measure.environment import environment
+    from harness.records import Measurement, make_record, write_json
+
+    def rec(state):
+        cond = {"state": state, "evidence": [] if state == "ok" else
+                ["other processes used 0.90 of the 2 pinned cores (limit 0.25)"]}
+        return make_record(
+            kind="speed", run_id="r", seq=0, started_at="t",
+            model={"id": "m", "format": "gguf", "sha256": None, "size_bytes": 1},
+            backend={"name": "llama_cpp"}, device={"name": "d"},
+            task={"name": "speed", "version": 1},
+            params={"prompt_tokens": 8, "gen_tokens": 8, "threads": 2, "repetitions": 5},
+            env=environment(), conditions=cond,
+            measurements=[Measurement("decode_tps", "tokens/s", True, (10.0,) * 5)])
+
+    write_json(tmp_path / "base" / "a.json", rec("ok"))
+    write_json(tmp_path / "cur" / "a.json", rec("contended"))
+    r = run_cli("compare", str(tmp_path / "base"), str(tmp_path / "cur"), "--format", "json")
+    warnings = json.loads(r.stdout)["warnings"]
+    assert any(w.startswith("different measurement conditions for m · llama_cpp") and
+               "baseline ok, current contended (other processes used 0.90" in w
+               for w in warnings), warnings
+    write_json(tmp_path / "cur" / "a.json", rec("ok"))
+    r = run_cli("compare", str(tmp_path / "base"), str(tmp_path / "cur"), "--format", "json")
+    assert not any("conditions" in w for w in json.loads(r.stdout)["warnings"])

@@ -1,7 +1,8 @@
 """Printers: one interface (header, record, footer), many formats, for `run`.
 
 markdown: a speed table per backend (median ± sample standard deviation over repetitions)
-and a quality table per backend (accuracy ± standard error, perplexities); csv, jsonl: one
+and a quality table per backend (accuracy ± standard error, perplexities); a speed record
+taken under conditions other than ok gets its evidence under the table; csv, jsonl: one
 flat row per run record, flushed as it arrives; json: the rows as one array at the end.
 Flat rows carry medians, spreads and accuracies as numbers, for machines.
 """
@@ -41,7 +42,7 @@ class MarkdownPrinter(Printer):
     """A speed table and a quality table per backend, started whenever either changes."""
 
     SPEED = ["model", "threads", "prompt", "gen", "TTFT ms", "prefill tok/s", "decode tok/s",
-             "ITL p50/p90/p99 ms", "load s", "peak RSS MB", "model MB"]
+             "ITL p50/p90/p99 ms", "load s", "peak RSS MB", "model MB", "conditions"]
     QUALITY = ["model", "task", "items", "acc", "acc_norm", "acc/token", "token ppl",
                "word ppl", "byte ppl", "bits/byte", "items/s", "peak RSS MB"]
 
@@ -66,6 +67,11 @@ class MarkdownPrinter(Printer):
         else:
             cells = self._speed_cells(r) if speed else self._quality_cells(r, record)
         self._write(row(cells) + "\n")
+        if speed and r["status"] == "ok" and r["conditions"] not in ("ok", "not recorded"):
+            self._table = None  # the note ends the table; the next row starts a new one
+            self._write(f"\n> {r['model']} p{r['prompt_tokens']} g{r['gen_tokens']} measured "
+                        f"while {r['conditions']}: "
+                        + "; ".join(record.conditions.get("evidence", ())) + "\n")
 
     @staticmethod
     def _speed_cells(r: dict) -> list[str]:
@@ -75,7 +81,8 @@ class MarkdownPrinter(Printer):
                 pm("ttft_ms"), pm("prefill_tps"), pm("decode_tps"),
                 f"{_fmt(r['itl_p50_ms'], 2)} / {_fmt(r['itl_p90_ms'], 2)} / "
                 f"{_fmt(r['itl_p99_ms'], 2)}",
-                _fmt(r["load_s"], 2), _fmt(r["peak_rss_mb"]), _fmt(r["model_size_mb"])]
+                _fmt(r["load_s"], 2), _fmt(r["peak_rss_mb"]), _fmt(r["model_size_mb"]),
+                r["conditions"]]
 
     @staticmethod
     def _quality_cells(r: dict, record) -> list[str]:

@@ -113,6 +113,20 @@ def provenance_warnings(pairs: list[tuple[Run, Run]]) -> list[str]:
            "change" for h in sorted(hosts)]
     if runtimes:
         out.append("different runtime versions: " + ", ".join(sorted(runtimes)))
+    return out + conditions_warnings(pairs)
+
+
+def conditions_warnings(pairs: list[tuple[Run, Run]]) -> list[str]:
+    """Speed records whose measurement conditions differ (e.g. a quiet baseline against a
+    contended current run): the difference may be the machine's state, not the change."""
+    out = []
+    for b, c in pairs:
+        sb, sc = b.record.conditions_state, c.record.conditions_state
+        if b.record.kind in ("speed", "soak") and sb != sc:
+            why = "; ".join((c.record.conditions or b.record.conditions or {}).get(
+                "evidence", ())) or "no evidence recorded"
+            out.append(f"different measurement conditions for {c.record.label()}: baseline "
+                       f"{sb}, current {sc} ({why}); re-measure under the same conditions")
     return out
 
 

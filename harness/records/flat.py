@@ -2,7 +2,8 @@
 
 Numbers are medians (speed, memory), means with standard errors (accuracies: means of
 0/1 samples) or the single value (perplexities); *_sd columns hold sample standard
-deviations.
+deviations. `conditions` is the record's measurement conditions (ok, contended, throttled,
+on_battery, or "not recorded").
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ SPEED_COLUMNS = [
     ("itl_p90_ms", "itl_ms", "p90"), ("itl_p99_ms", "itl_ms", "p99"),
     ("load_s", "load_s", "median"), ("peak_rss_mb", "peak_rss_mb", "median"),
     ("model_size_mb", "model_size_mb", "median"),
+    ("energy_j_per_token", "energy_j_per_token", "median"),
 ]
 SPREAD_COLUMNS = ("ttft_ms", "prefill_tps", "decode_tps")
 QUALITY_COLUMNS = [
@@ -30,7 +32,7 @@ QUALITY_COLUMNS = [
 KEYS = ["model", "backend", "device", "threads", "task", "prompt_tokens", "gen_tokens",
         "status"]
 COLUMNS = (KEYS + [c for c, _, _ in SPEED_COLUMNS] + [f"{c}_sd" for c in SPREAD_COLUMNS]
-           + [c for c, _, _ in QUALITY_COLUMNS] + ["error"])
+           + [c for c, _, _ in QUALITY_COLUMNS] + ["conditions", "error"])
 
 
 def flat_row(record: Record) -> dict:
@@ -46,6 +48,7 @@ def flat_row(record: Record) -> dict:
         row[col] = record.stat(metric, stat)
     for col in SPREAD_COLUMNS:
         row[f"{col}_sd"] = record.stat(col, "stdev")
+    row["conditions"] = record.conditions_state
     err = record.error
     row["error"] = f"{err['kind']}: {err['message']}" if err else None
     return row

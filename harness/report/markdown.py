@@ -43,11 +43,15 @@ def _speed(ctx: dict) -> list[str]:
     if not ctx["speed"]:
         return lines + ["No speed records in these results.", ""]
     lines += table(["model", "backend", "device", "threads", "prompt", "gen", "reps", "TTFT ms",
-                    "prefill tok/s", "decode tok/s", "ITL p50/p90/p99 ms", "load s"],
+                    "prefill tok/s", "decode tok/s", "ITL p50/p90/p99 ms", "load s",
+                    "conditions"],
                    [[r["model"], r["backend"], r["device"], r["threads"], r["prompt"], r["gen"],
-                     r["reps"], r["ttft"], r["prefill"], r["decode"], r["itl"], r["load"]]
+                     r["reps"], r["ttft"], r["prefill"], r["decode"], r["itl"], r["load"],
+                     r["conditions"] + (f": {r['evidence']}" if r["evidence"] else "")]
                     for r in ctx["speed"]])
-    return lines + ["Median ± sample standard deviation over the timed repetitions.", ""]
+    return lines + ["Median ± sample standard deviation over the timed repetitions. "
+                    "Conditions: ok, or why the machine was not quiet while it was measured "
+                    "(contended, throttled, on_battery; see docs/conditions.md).", ""]
 
 
 def _memory(ctx: dict) -> list[str]:
@@ -100,9 +104,11 @@ def _reliability(ctx: dict) -> list[str]:
     lines += ["### Soak", ""]
     if soak:
         lines += table(["model", "backend", "device", "duration s", "decode tok/s",
-                        "max RSS MB", "RSS slope MB/min", "decode drift %/min", "errors"],
+                        "max RSS MB", "RSS slope MB/min", "decode drift %/min",
+                        "sustained ratio", "errors", "conditions"],
                        [[r["model"], r["backend"], r["device"], r["duration"], r["decode"],
-                         r["rss"], r["slope"], r["drift"], r["errors"]] for r in soak])
+                         r["rss"], r["slope"], r["drift"], r["sustained"], r["errors"],
+                         r["conditions"]] for r in soak])
     else:
         lines += ["No soak records in these results.", ""]
     return lines

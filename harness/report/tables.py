@@ -157,8 +157,16 @@ def speed_rows(inputs: Inputs) -> list[dict]:
             "prefill": pm(f["prefill_tps"], f["prefill_tps_sd"]),
             "decode": pm(f["decode_tps"], f["decode_tps_sd"]),
             "itl": " / ".join(fmt(f[k]) for k in ("itl_p50_ms", "itl_p90_ms", "itl_p99_ms")),
-            "e2e": fmt(r.stat("e2e_ms")), "load": fmt(f["load_s"])})
+            "e2e": fmt(r.stat("e2e_ms")), "load": fmt(f["load_s"]),
+            **conditions_cells(r)})
     return rows
+
+
+def conditions_cells(r: Record) -> dict:
+    """The record's conditions state and its evidence (empty when ok or not recorded)."""
+    c = r.conditions or {}
+    return {"conditions": r.conditions_state, "conditions_ok": r.conditions_state == "ok",
+            "evidence": "; ".join(c.get("evidence", ()))}
 
 
 def memory_rows(inputs: Inputs) -> list[dict]:
@@ -278,7 +286,8 @@ def soak_rows(inputs: Inputs) -> list[dict]:
                      "slope": fmt(r.stat("rss_slope_mb_per_min", "mean")),
                      "drift": fmt(r.stat("decode_drift_pct_per_min", "mean")),
                      "errors": fmt(errors if errors is not None else 0),
-                     "ok": not errors})
+                     "ok": not errors, "sustained": fmt(r.stat("sustained_ratio")),
+                     **conditions_cells(r)})
     return rows
 
 
