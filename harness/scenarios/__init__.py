@@ -4,6 +4,7 @@
   quality      perplexity, multiple choice, exact match (quality.py dispatches)
   reliability  determinism and soak (reliability.py)
   parity       next-token distributions of one text, compared across backends (parity.py)
+  lmeval       lm-evaluation-harness requests for the [lmeval] front end (lmeval.py)
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import importlib
 _REGISTRY = {"speed": ("harness.scenarios.speed", "SpeedScenario"),
              "quality": ("harness.scenarios.quality", "QualityScenario"),
              "reliability": ("harness.scenarios.reliability", "ReliabilityScenario"),
-             "parity": ("harness.scenarios.parity", "ParityScenario")}
+             "parity": ("harness.scenarios.parity", "ParityScenario"),
+             "lmeval": ("harness.scenarios.lmeval", "LmEvalScenario")}
 
 
 def names() -> list[str]:
