@@ -82,3 +82,22 @@ def test_first_difference_and_prompts():
     assert len(prompts) == 3 and all(p[0] == 0 and len(p) == 33 for p in prompts)
     assert prompts[1][1] == 128
     assert len(greedy_prompts([], list(range(140)))) == 1
+
+
+def test_parity_counts_next_token_hits_and_their_mcnemar_test():
+    import numpy as np
+
+    from harness.scenarios.parity import compare, mcnemar_row
+
+    ids = [0, 1, 2, 1, 2, 0, 1, 2]
+    n = len(ids) - 1
+    ref = np.full((n, 3), np.log(0.1))
+    port = ref.copy()
+    for i, nxt in enumerate(ids[1:]):
+        ref[i, nxt] = np.log(0.8)              # the reference is right everywhere
+        port[i, nxt if i < 2 else (nxt + 1) % 3] = np.log(0.8)  # the port from position 2 on wrong
+    m = mcnemar_row(compare(ref, port, ids))
+    assert m["accuracy_reference"] == 1.0 and m["accuracy"] == pytest.approx(2 / 7)
+    # 5 discordant positions, all one way: two-sided exact p = 2 * 0.5^5
+    assert (m["mcnemar_reference_only"], m["mcnemar_port_only"]) == (5, 0)
+    assert m["mcnemar_p"] == pytest.approx(0.0625)

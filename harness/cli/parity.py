@@ -61,10 +61,13 @@ def _print(rows: list[dict], fmt: str) -> None:
         return
     print("\n".join(table(
         ["reference", "backend", "precision", "ppl (ref)", "ppl", "ppl diff %",
-         "top-1 agreement", "mean KL", "greedy identical", "first difference"],
+         "top-1 agreement", "mean KL", "next-token acc (ref → port)",
+         "McNemar ref-only / port-only, p", "greedy identical", "first difference"],
         [[r["reference"], r["backend"], r.get("artifact", {}).get("precision", "-"),
           f"{r['ppl_reference']:.3f}", f"{r['ppl']:.3f}",
           f"{r['ppl_diff_pct']:+.2f}", f"{r['top1_agreement']:.3f}", f"{r['mean_kl']:.4f}",
+          f"{r['accuracy_reference']:.3f} → {r['accuracy']:.3f}",
+          f"{r['mcnemar_reference_only']} / {r['mcnemar_port_only']}, {r['mcnemar_p']:.3g}",
           f"{r['greedy_identical']}/{r['greedy_prompts']}" if "greedy_prompts" in r else "-",
           ", ".join(str(x) for x in r.get("greedy_first_diff", [])) or "-"]
          for r in rows])))

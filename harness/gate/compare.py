@@ -158,11 +158,32 @@ def metric_rows(b: Record, c: Record, config) -> list[dict]:
             where = "baseline" if mb is None else "current"
             rows.append({**row, "decision": MISSING, "reason": f"not in the {where} run"})
             continue
-        outcome = compare(mb.samples, mc.samples, mc.higher_is_better,
+        (sb, why_b), (sc, why_c) = gated_samples(b, name), gated_samples(c, name)
+        outcome = compare(sb, sc, mc.higher_is_better,
                           config.rule(name, m.unit, c.device, c.task_name),
-                          alpha=config.alpha, confidence=config.confidence)
-        rows.append({**row, **outcome.to_dict()})
+                          alpha=config.alpha, confidence=config.confidence).to_dict()
+        if why_b or why_c:
+            outcome["reason"] = f"{outcome['reason']} ({why_c or why_b})"
+        rows.append({**row, **outcome})
     return rows
+
+
+def gated_samples(r: Record, name: str) -> tuple[tuple[float, ...], str | None]:
+    """The samples the gate compares, and what they are when not the recorded ones.
+    Inter-token gaps are recorded pooled over repetitions; the gaps of one repetition
+    share its speed and are not independent, so itl_ms is compared as one median gap per
+    repetition (none when the repetitions cannot be recovered: the metric is undecided)."""
+    if name != "itl_ms":
+        return r.samples(name), None
+    import statistics
+
+    from harness.measure.bounds import split_repetitions
+
+    reps = split_repetitions(r.samples(name), r.params.get("repetitions"),
+                             r.params.get("gen_tokens"), r.samples("gen_tokens_out"))
+    if reps is None:
+        return (), "the repetitions cannot be recovered from the pooled gaps"
+    return tuple(statistics.median(x) for x in reps), "median gap per repetition"
 
 
 def pair_rows(b: Run, c: Run, config) -> list[dict]:

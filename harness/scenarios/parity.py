@@ -111,7 +111,23 @@ def compare(a, b, ids: list[int]) -> dict:
     agree = (a.argmax(axis=1) == b.argmax(axis=1)).astype(float)
     return {"ppl_a": float(np.exp(nll_a)), "ppl_b": float(np.exp(nll_b)),
             "ppl_diff_pct": float((np.exp(nll_b) - np.exp(nll_a)) / np.exp(nll_a) * 100),
-            "kl": kl.tolist(), "agree": agree.tolist()}
+            "kl": kl.tolist(), "agree": agree.tolist(),
+            "hit_a": (a.argmax(axis=1) == nxt).astype(float).tolist(),
+            "hit_b": (b.argmax(axis=1) == nxt).astype(float).tolist()}
+
+
+def mcnemar_row(m: dict) -> dict:
+    """Next-token accuracy (top-1 = the text's next token) of the reference and the port,
+    with the exact McNemar test of their difference: positions the reference got right
+    and the port wrong, the reverse, and the two-sided p. Positions of one text are not
+    independent, so p is a guide, not a calibrated test."""
+    from harness.gate.stats import mcnemar
+
+    ref_only, port_only, p = mcnemar(m["hit_a"], m["hit_b"])
+    n = len(m["hit_a"])
+    return {"accuracy_reference": sum(m["hit_a"]) / n, "accuracy": sum(m["hit_b"]) / n,
+            "mcnemar_reference_only": ref_only, "mcnemar_port_only": port_only,
+            "mcnemar_p": p}
 
 
 def pairwise(dumps: dict, reference: str, names: list[str], dump_dir: Path,
@@ -161,20 +177,24 @@ def pairwise(dumps: dict, reference: str, names: list[str], dump_dir: Path,
                 Measurement("top1_agreement", "fraction", True, tuple(m["agree"])),
                 Measurement("mean_kl", "nats", False, tuple(m["kl"])),
                 Measurement("reference_perplexity", "", False, (m["ppl_a"],)),
-                Measurement("perplexity", "", False, (m["ppl_b"],)), *greedy])
+                Measurement("perplexity", "", False, (m["ppl_b"],)),
+                Measurement("next_token_acc", "fraction", True, tuple(m["hit_b"])),
+                Measurement("reference_next_token_acc", "fraction", True, tuple(m["hit_a"])),
+                *greedy])
+        mc = mcnemar_row(m)
         fields["details"] = {
             # what a leaderboard needs without reading samples: which port, against what
             "artifact": dict(dumps[b].model.get("artifact") or {}),
             "reference_artifact": dict(ref.model.get("artifact") or {}),
             "summary": {"ppl_diff_pct": m["ppl_diff_pct"],
                         "top1_agreement": float(np.mean(m["agree"])),
-                        "mean_kl": float(np.mean(m["kl"])),
+                        "mean_kl": float(np.mean(m["kl"])), **mc,
                         **({"greedy_identical": int(sum(greedy[0].samples)),
                             "greedy_prompts": len(greedy[0].samples)} if greedy else {})}}
         row = {"reference": reference, "backend": b, "ppl_reference": m["ppl_a"],
                "ppl": m["ppl_b"], "ppl_diff_pct": m["ppl_diff_pct"],
                "top1_agreement": float(np.mean(m["agree"])),
-               "mean_kl": float(np.mean(m["kl"])),
+               "mean_kl": float(np.mean(m["kl"])), **mc,
                "artifact": dict(dumps[b].model.get("artifact") or {})}
         if greedy:
             row["greedy_identical"] = int(sum(greedy[0].samples))
