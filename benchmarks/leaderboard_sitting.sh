@@ -32,6 +32,9 @@
 #   WAIT_IDLE       seconds each worker may wait for quiet cores [120]
 #   QUALITY_TASKS   [mc_en,mc_ko,prose_en]   QUALITY_LIMIT  items per task [all]
 #   PARITY_TOKENS   [512]   ROUNDS  speed passes over every profile and backend [1]
+#   SCREENSHOT      PNG of the page at 1400 px wide, taken with headless Chromium when it
+#                   is installed [OUT_DIR/leaderboard.png] (copy it to docs/ for the note;
+#                   CHROMIUM="" skips it)
 #   TINY=1          a seconds-long smoke check (p8 g8, 1 repetition, 4 items, 64 parity
 #                   tokens): only to see that the script works, never for figures
 set -uo pipefail
@@ -59,6 +62,8 @@ QUALITY_LIMIT=${QUALITY_LIMIT:-}
 PARITY_TOKENS=${PARITY_TOKENS:-512}
 ROUNDS=${ROUNDS:-1}
 PYTHON=${PYTHON:-python3}
+SCREENSHOT=${SCREENSHOT:-$OUT/leaderboard.png}
+CHROMIUM=${CHROMIUM-$(command -v chromium || command -v chromium-browser || true)}
 if [ "${TINY:-0}" = 1 ]; then
   PROMPTS=8 GENS=8 REPS=1 WARMUP=0 WAIT_IDLE=0 QUALITY_LIMIT=4 PARITY_TOKENS=64
 fi
@@ -123,6 +128,12 @@ done
 
 # 4. the leaderboard and its page
 step $SLLM leaderboard "$RUNS" -o "$OUT/leaderboard.json" --html "$SITE"
+if [ -n "$CHROMIUM" ] && [ -f "$SITE/index.html" ]; then
+  step "$CHROMIUM" --headless --no-sandbox --disable-gpu --hide-scrollbars \
+    --window-size=1400,2600 --user-data-dir="$OUT/.chromium" \
+    --screenshot="$(realpath -m "$SCREENSHOT")" "file://$(realpath "$SITE")/index.html"
+  rm -rf "$OUT/.chromium"
+fi
 say "sitting finished $(date -u +%FT%TZ); $FAILED step(s) failed"
 if [ -f "$OUT/leaderboard.json" ]; then
   "$PYTHON" - "$OUT/leaderboard.json" <<'EOF' | tee -a "$LOG"

@@ -36,6 +36,8 @@ def test_sitting_script_runs_every_step_and_folds_the_page(project, tmp_path):
     log = (out / "sitting.log").read_text()
     assert "0 step(s) failed" in log and "## host" in log and "## tiny" in log
     assert "fake-ok fake: decode" in log
+    if shutil.which("chromium"):  # the page's screenshot, for the closing note
+        assert (out / "leaderboard.png").stat().st_size > 10_000
 
 
 def test_sitting_script_needs_two_paths():
