@@ -282,3 +282,19 @@ def test_embedded_data_cannot_close_its_script_block(site):
     data = block.split("</script>")[0]
     assert "<" not in data
     assert HOSTILE_GLOBAL in {row["model"]["id"] for row in json.loads(data)["rows"]}
+
+
+def test_headline_keeps_profiles_without_a_canonical_workload(driver, tmp_path):
+    """A profile whose records name no workload still shows in the default view."""
+    old = {"name": "old-profile", "threads": 2, "budgets": []}
+    for i, rec in enumerate([speed("a", seq=0), quality("mc_en", model="a"),
+                             speed("b", device=old, seq=1)]):
+        write_json(tmp_path / "runs" / f"{i}.json", rec)
+    r = run_cli("leaderboard", str(tmp_path / "runs"), "-o", str(tmp_path / "lb.json"),
+                "--html", str(tmp_path / "site"))
+    assert r.returncode == 0, r.stderr
+    page = open_page(driver, (tmp_path / "site" / "index.html").as_uri())
+    sections = page.find_elements(By.CSS_SELECTOR, "section.group")
+    assert [s.get_attribute("data-group").split(" ")[0] for s in sections] == \
+        ["laptop-2c-4g", "old-profile"]
+    assert "other workload" in sections[1].find_element(By.TAG_NAME, "h2").text

@@ -155,7 +155,9 @@ function rowVisible(r) {
 
 function groupVisible(g) {
   const view = $("f-view").value;
-  if (view === "headline") return g.canonical === true;
+  if (view === "headline") {  // canonical groups; every group of a profile that names none
+    return g.canonical === true || !state.groups.some((h) => h.device === g.device && h.canonical === true);
+  }
   if (view.startsWith("w:")) return workloadText(g.workload) === view.slice(2);
   return true;
 }
@@ -353,7 +355,7 @@ function renderNotes(doc) {
 function fillFilters() {
   const view = $("f-view");
   const hasCanonical = state.groups.some((g) => g.canonical === true);
-  if (hasCanonical) option(view, "headline", "headline: each profile's canonical workload");
+  if (hasCanonical) option(view, "headline", "headline: each profile's canonical workload");  // default
   option(view, "all", "all workloads");
   for (const w of [...new Set(state.groups.map((g) => workloadText(g.workload)))].sort()) option(view, "w:" + w, w);
   view.value = hasCanonical ? "headline" : "all";
