@@ -112,7 +112,31 @@ def test_limit_caps_windows_and_drops_word_metrics(tmp_path):
     out = metrics(quality.run(fake(tmp_path), task=task, items=[{"text": "x" * 100}],
                               on_repetition=calls.append))
     assert len(out["window_nll"]) == 3 and calls == [2, 3]
-    assert set(out) == {"token_perplexity", "window_nll", "window_tokens"}
+    # the whole text's fertility is still known; word and byte perplexity are not
+    assert set(out) == {"token_perplexity", "window_nll", "window_tokens", *FERTILITY}
+
+
+FERTILITY = {"text_tokens", "text_chars", "tokens_per_char", "tokens_per_word"}
+
+
+def test_fertility_and_decode_characters_per_second(tmp_path):
+    text = "한국어 문장 하나, and some English words."
+    task = {"kind": "perplexity", "mode": "rolling", "context_tokens": 16}
+    out = metrics(quality.run(fake(tmp_path), task=task, items=[{"text": text}]))
+    n_bytes = len(text.encode("utf-8"))  # the fake backend's tokens are UTF-8 bytes
+    assert out["text_tokens"] == (n_bytes,) and out["text_chars"] == (len(text),)
+    assert out["tokens_per_char"][0] == pytest.approx(n_bytes / len(text))
+    assert out["tokens_per_word"][0] == pytest.approx(n_bytes / 7)
+    assert not any(k.startswith("text_decode") for k in out)
+    timed = metrics(quality.run(fake(tmp_path), items=[{"text": text}],
+                                task={**task, "decode_tokens": 12, "decode_prompt_tokens": 8,
+                                      "decode_repetitions": 2}))
+    assert len(timed["text_decode_chars_per_s"]) == 2
+    assert all(v > 0 for v in timed["text_decode_tps"])
+    # chars/s = chars/token x tokens/s, sample by sample
+    for cps, tps, cpt in zip(timed["text_decode_chars_per_s"], timed["text_decode_tps"],
+                             timed["text_decode_chars_per_token"]):
+        assert cps == pytest.approx(cpt * tps)
 
 
 def test_perplexity_with_bos_scores_the_first_token(tmp_path):

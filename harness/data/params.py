@@ -25,13 +25,19 @@ class PerplexityParams(Strict):
     `context_tokens` tokens each predicting `stride` new ones (default: context_tokens, i.e.
     disjoint windows, as lm-evaluation-harness). mode "llama_cpp": llama.cpp's perplexity
     tool, non-overlapping chunks of context_tokens tokens, the first replaced by BOS, the
-    tokens after position `scored_from` (default context_tokens // 2) scored."""
+    tokens after position `scored_from` (default context_tokens // 2) scored.
+    decode_tokens > 0 also times `decode_repetitions` greedy generations of that many
+    tokens from the text's first `decode_prompt_tokens` tokens, for decode characters/s
+    (harness.scenarios.text_efficiency); 0 measures tokenizer fertility only."""
 
     mode: Literal["rolling", "llama_cpp"] = "rolling"
     context_tokens: int = Field(gt=1)
     stride: int | None = Field(None, gt=0)
     scored_from: int | None = Field(None, ge=0)
     windows_per_call: int = Field(1, gt=0)
+    decode_tokens: int = Field(0, ge=0)
+    decode_prompt_tokens: int = Field(128, gt=0)
+    decode_repetitions: int = Field(3, gt=0)
 
     @model_validator(mode="after")
     def _fit(self):

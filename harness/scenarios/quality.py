@@ -3,6 +3,8 @@
 run(backend, task=..., items=...) dispatches on task["kind"] to perplexity,
 multiple_choice, exact_match, partial_choice or last_word; each returns Measurements with raw samples (per item or
 per window), so summaries (mean, sem) and recomputations come from the record alone.
+Perplexity tasks also report tokenizer fertility and, when asked, decode characters/s
+on their text (text_efficiency.py).
 
 Scenario items are prepared tasks {"task": {...}, "items": [...]}; the record's task is
 the task's spec (name, version, kind, data sha256, ...), and the parent adds items_per_s
@@ -14,7 +16,7 @@ from __future__ import annotations
 from harness.backends.base import Backend
 from harness.records import Measurement
 from harness.scenarios import (exact_match, last_word, multiple_choice, partial_choice,
-                               perplexity)
+                               perplexity, text_efficiency)
 from harness.scenarios.base import Scenario
 from harness.scenarios.common import Progress
 
@@ -28,7 +30,10 @@ def run(backend: Backend, *, task: dict, items: list, on_repetition: Progress = 
     kind = task.get("kind")
     if kind not in KINDS:
         raise ValueError(f"unknown task kind {kind!r} (known: {', '.join(KINDS)})")
-    return KINDS[kind].run(backend, task=task, items=items, on_repetition=on_repetition)
+    out = KINDS[kind].run(backend, task=task, items=items, on_repetition=on_repetition)
+    if kind == "perplexity":  # real text: tokenizer fertility and decode characters/s too
+        out += text_efficiency.run(backend, task=task, items=items)
+    return out
 
 
 class QualityScenario(Scenario):
