@@ -44,7 +44,8 @@ class MarkdownPrinter(Printer):
     SPEED = ["model", "threads", "prompt", "gen", "TTFT ms", "prefill tok/s", "decode tok/s",
              "ITL p50/p90/p99 ms", "load s", "peak RSS MB", "model MB", "conditions"]
     QUALITY = ["model", "task", "items", "acc", "acc_norm", "acc/token", "token ppl",
-               "word ppl", "byte ppl", "bits/byte", "items/s", "peak RSS MB"]
+               "word ppl", "byte ppl", "bits/byte", "tok/char", "tok/word", "chars/s",
+               "items/s", "peak RSS MB"]
 
     def __init__(self, out=None):
         super().__init__(out)
@@ -93,7 +94,10 @@ class MarkdownPrinter(Printer):
                 else "EM " + acc("exact_match"), acc("acc_norm"),
                 acc("acc_per_token"), _fmt(r["token_perplexity"], 2),
                 _fmt(r["word_perplexity"], 2), _fmt(r["byte_perplexity"], 3),
-                _fmt(r["bits_per_byte"], 3), _fmt(r["items_per_s"], 2), _fmt(r["peak_rss_mb"])]
+                _fmt(r["bits_per_byte"], 3), _fmt(record.stat("tokens_per_char"), 3),
+                _fmt(record.stat("tokens_per_word"), 2),
+                _fmt(record.stat("text_decode_chars_per_s", "median"), 1),
+                _fmt(r["items_per_s"], 2), _fmt(r["peak_rss_mb"])]
 
 
 class CsvPrinter(Printer):
