@@ -156,3 +156,31 @@ def test_lm_eval_numbers_equal_sllm_bench_run(tmp_path, monkeypatch):
     for metric in ("word_perplexity", "byte_perplexity", "bits_per_byte"):
         assert lm_ppl[f"{metric},none"] == pytest.approx(ppl.stat(metric, "mean"), rel=1e-9)
     assert len(ppl.samples("window_nll")) > 2  # several rolling windows were compared
+
+
+# ---------------------------------------------------------------- the worker side
+def test_scenario_answers_each_request_type_on_the_fake_backend(tmp_path):
+    """No lm_eval needed: the scenario the front end's workers run."""
+    from harness.backends.base import LoadRequest
+    from harness.backends.fake import FakeBackend
+    from harness.scenarios import lmeval, multiple_choice
+
+    (tmp_path / "m.bin").write_bytes(b"x")
+    b = FakeBackend()
+    b.load(LoadRequest(path=str(tmp_path / "m.bin"), threads=1, n_ctx=64))
+    pairs = [["Q: a", " yes"], ["Q: b", " no"], ["Q: a", " no"]]
+    got = lmeval.loglikelihood(b, pairs)
+    # pairs sharing a context are one multiple-choice item, as `sllm-bench run` scores it
+    reqs, shared = multiple_choice.item_requests(
+        b, {"context": "Q: a", "continuations": [" yes", " no"]}, [])
+    res = b.score(reqs)
+    assert got[0][0] == res[0].logprob + (res[2].logprob if shared else 0.0)
+    assert got[2][0] == res[1].logprob + (res[2].logprob if shared else 0.0)
+    assert all(isinstance(g, bool) for _, g in got)
+    rolled = lmeval.loglikelihood_rolling(b, [["some text to score"]], max_length=5)
+    assert rolled[0] < 0
+    texts = lmeval.generate_until(b, [["Say:", ["\n"], 5]])
+    assert isinstance(texts[0], str)
+    item = {"task": {"name": "x"}, "kind": "nope", "requests": []}
+    with pytest.raises(ValueError, match="unknown lm-evaluation-harness request type 'nope'"):
+        lmeval.LmEvalScenario().run(b, item, {}, None)

