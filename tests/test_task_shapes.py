@@ -362,3 +362,34 @@ def test_planner_renders_the_default_models_chat_template(project, monkeypatch):
                                           "<|im_start|>user\nCapital of France?<|im_end|>\n"
                                           "<|im_start|>assistant\n")
     assert len(task["task"]["chat_template_sha256"]) == 64
+
+
+# ---------------------------------------------------------------- hostile input
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+VALUE = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+                     lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=6), c,
+                                                                        max_size=3), max_leaves=6)
+LINE = (st.builds(json.dumps, VALUE)
+        | st.builds(lambda o, c, g: json.dumps({"context_options": o, "continuation": c,
+                                                 "gold": g}), VALUE, VALUE, VALUE)
+        | st.builds(lambda q, a: json.dumps({"query": q, "answer": a, "text": q}), VALUE, VALUE)
+        | st.lists(st.text(max_size=8), max_size=9).map("\t".join) | st.text(max_size=30))
+
+
+@settings(max_examples=60, derandomize=True, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(LINE, max_size=6), fmt=st.sampled_from(
+    ["winogrande_jsonl", "lambada_jsonl", "kobest_sentineg", "kobest_wic", "haerae_json"]),
+    raw=st.binary(max_size=20))
+def test_any_file_is_items_or_a_one_line_error(tmp_path, lines, fmt, raw):
+    from harness.errors import BenchError
+
+    path = tmp_path / "data.txt"
+    path.write_bytes("\n".join(lines).encode("utf-8", "surrogateescape") + raw)
+    try:
+        assert isinstance(loaders.LOADERS[fmt][0](path), list)
+    except BenchError as e:
+        assert "\n" not in str(e) and str(e).startswith(str(path))

@@ -9,6 +9,9 @@ model_args (lm-evaluation-harness's --model_args, comma-separated key=value):
               task's context_tokens
   add_bos     put the model's BOS before every context (default false, as
               lm-evaluation-harness's hf model and the harness's own tasks)
+lm-evaluation-harness's --device (its CLI passes cuda:0 by default) and --batch_size are
+not used: the device profile decides cores and threads, and each backend batches its
+scoring itself.
 
 Scores are lm-evaluation-harness's definitions computed by the harness's own code (see
 harness.scenarios.lmeval), so a task run here gives the numbers `sllm-bench run` gives
@@ -24,9 +27,6 @@ from lm_eval.api.registry import register_model
 from harness.errors import BenchError
 from harness.lmeval.client import WorkerClient
 
-CPU_DEVICES = (None, "", "cpu")
-
-
 @register_model("sllm-bench")
 class SllmBenchLM(LM):
     def __init__(self, backend: str = "llama_cpp", model: str | None = None,
@@ -40,9 +40,6 @@ class SllmBenchLM(LM):
             raise BenchError(f"--model_args: unknown key(s) {', '.join(sorted(unknown))} for "
                              "model sllm-bench (known: backend, model, profile, threads, n_ctx, "
                              "max_length, add_bos, precision, timeout, models_file)")
-        if device not in CPU_DEVICES:
-            raise BenchError(f"--device {device}: sllm-bench runs on the CPU of a device "
-                             "profile; use --model_args profile=NAME")
         self.client = WorkerClient(backend=str(backend), model=None if model is None
                                    else str(model), profile=str(profile), threads=threads,
                                    n_ctx=n_ctx, precision=str(precision),
