@@ -182,3 +182,29 @@ def test_scenario_answers_each_request_type_on_the_fake_backend(tmp_path):
     item = {"task": {"name": "x"}, "kind": "nope", "requests": []}
     with pytest.raises(ValueError, match="unknown lm-evaluation-harness request type 'nope'"):
         lmeval.LmEvalScenario().run(b, item, {}, None)
+
+
+def test_chat_contexts_are_tokenized_with_special_tokens():
+    from harness.scenarios import lmeval
+
+    class Marked:
+        name = "marked"
+        capabilities = frozenset({"score"})
+
+        def tokenize(self, text, *, add_special=False):
+            return [1] * len(text)
+
+        def tokenize_special(self, text):
+            return [7] * len(text)
+
+        def score(self, requests):
+            from harness.backends.base import ScoreResult
+
+            self.seen = requests
+            return [ScoreResult(-1.0, True, len(r.continuation)) for r in requests]
+
+    b = Marked()
+    lmeval.loglikelihood(b, [["<s>ctx", " a"]], chat=True)
+    assert set(b.seen[0].context) == {7}
+    lmeval.loglikelihood(b, [["<s>ctx", " a"]])
+    assert set(b.seen[0].context) == {1}

@@ -53,7 +53,8 @@ class SllmBenchLM(LM):
     def loglikelihood(self, requests, disable_tqdm: bool = False) -> list[tuple[float, bool]]:
         pairs = [list(r.args) for r in requests]
         out = [(float(lp), bool(g)) for lp, g in
-               self.client.ask("loglikelihood", pairs, add_bos=self.add_bos)]
+               self.client.ask("loglikelihood", pairs, add_bos=self.add_bos,
+                               chat=self.chat_applied)]
         for pair, res in zip(pairs, out):
             self.cache_hook.add_partial("loglikelihood", tuple(pair), res)
         return out

@@ -8,7 +8,8 @@ items:
   loglikelihood          [context, continuation] pairs -> [logprob, is_greedy]; pairs
                          sharing a context are scored together as one multiple-choice
                          item (multiple_choice.item_requests: the same token split and
-                         shared-prefix handling)
+                         shared-prefix handling); with `chat` (contexts rendered with the
+                         chat template) special-token markers are parsed
   loglikelihood_rolling  [text] -> summed logprob of every token of the text, in rolling
                          windows of `max_length` tokens (perplexity.rolling_windows)
   generate_until         [context, until, max_gen_toks] -> greedy text cut at the first
@@ -28,9 +29,26 @@ from harness.scenarios.common import Progress, bos_ids, chunks, score_checked
 GROUPS_PER_CALL = 8
 
 
+class SpecialTokens:
+    """A backend whose tokenize() parses special-token markers (for contexts rendered with
+    a chat template); everything else is the backend's own."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
+    def tokenize(self, text: str, *, add_special: bool = False) -> list[int]:
+        return (bos_ids(self.backend) if add_special else []) + list(
+            self.backend.tokenize_special(text))
+
+    def __getattr__(self, name):
+        return getattr(self.backend, name)
+
+
 def loglikelihood(backend: Backend, requests: list, *, add_bos: bool = False,
-                  progress: Progress = None) -> list[list]:
+                  chat: bool = False, progress: Progress = None) -> list[list]:
     bos = bos_ids(backend) if add_bos else []
+    if chat:
+        backend = SpecialTokens(backend)
     groups: dict[str, list[int]] = {}
     for i, (context, _) in enumerate(requests):
         groups.setdefault(context, []).append(i)
