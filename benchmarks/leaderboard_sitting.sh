@@ -129,9 +129,11 @@ done
 # 4. the leaderboard and its page
 step $SLLM leaderboard "$RUNS" -o "$OUT/leaderboard.json" --html "$SITE"
 if [ -n "$CHROMIUM" ] && [ -f "$SITE/index.html" ]; then
-  step "$CHROMIUM" --headless --no-sandbox --disable-gpu --hide-scrollbars \
+  say "+ $CHROMIUM --headless --screenshot=$SCREENSHOT (its messages go to the log only)"
+  "$CHROMIUM" --headless --no-sandbox --disable-gpu --hide-scrollbars \
     --window-size=1400,2600 --user-data-dir="$OUT/.chromium" \
-    --screenshot="$(realpath -m "$SCREENSHOT")" "file://$(realpath "$SITE")/index.html"
+    --screenshot="$(realpath -m "$SCREENSHOT")" "file://$(realpath "$SITE")/index.html" \
+    >>"$LOG" 2>&1 || { say "  screenshot failed"; FAILED=$((FAILED + 1)); }
   rm -rf "$OUT/.chromium"
 fi
 say "sitting finished $(date -u +%FT%TZ); $FAILED step(s) failed"

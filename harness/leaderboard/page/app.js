@@ -29,13 +29,15 @@ const SHORT = {acc: "acc", acc_norm: "acc_norm", acc_per_token: "acc/tok", exact
                token_perplexity: "ppl", word_perplexity: "word ppl", byte_perplexity: "byte ppl"};
 
 function qualityLines(r) {  // one headline metric (± standard error) per task
-  return arr(r.quality).map((t) => {
+  const lines = arr(r.quality).map((t) => {
     const h = t.headline && typeof t.headline === "object" ? t.headline : {};
     const se = num(h.se) !== null ? " \u00b1" + qfmt(h.se) : "";
-    const via = str(t.measured_by) && str(t.measured_by) !== str(r.backend) ? " (via " + str(t.measured_by) + ")" : "";
     const failed = arr(r.quality_floors).some((f) => str(f.task) === str(t.task) && f.status !== "pass");
-    return {text: str(t.task) + " " + str(SHORT[str(h.metric)] || h.metric) + " " + qfmt(h.value) + se + via, bad: failed};
+    return {text: str(t.task) + " " + str(SHORT[str(h.metric)] || h.metric) + " " + qfmt(h.value) + se, bad: failed};
   });
+  const via = [...new Set(arr(r.quality).map((t) => str(t.measured_by)).filter((b) => b && b !== str(r.backend)))];
+  if (via.length) lines.push({text: "(via " + via.join(", ") + ")", bad: false});
+  return lines;
 }
 
 function qualityTitle(r) {
