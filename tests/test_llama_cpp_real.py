@@ -178,7 +178,8 @@ REAL_PROMPTS = ["The history of the printing press begins in the fifteenth centu
 
 
 def test_low_level_generation_equals_llama_cpp_pythons_generate():
-    """The C sampling loop gives the same greedy ids as llama-cpp-python's own generate()
+    """The low-level loop (argmax over the logits row in place) gives the same greedy ids
+    as llama-cpp-python's own generate()
     (temperature 0, same settings), on real text, EOS ignored and honoured."""
     from llama_cpp import Llama
 
