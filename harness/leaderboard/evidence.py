@@ -35,7 +35,7 @@ QUALITY_METRICS = ("acc", "acc_norm", "acc_per_token", "exact_match", "token_per
                    "word_perplexity", "byte_perplexity", "bits_per_byte")
 #: headline metric per task kind (the first one present is used)
 HEADLINE = {"multiple_choice": ("acc", "acc_norm", "acc_per_token"),
-            "exact_match": ("exact_match",),
+            "exact_match": ("exact_match",), "partial_choice": ("acc",), "last_word": ("acc",),
             "perplexity": ("token_perplexity", "word_perplexity", "byte_perplexity")}
 HIGHER_IS_BETTER = {"acc": True, "acc_norm": True, "acc_per_token": True, "exact_match": True,
                     "token_perplexity": False, "word_perplexity": False,
