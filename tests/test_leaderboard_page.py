@@ -54,7 +54,8 @@ def records() -> list:
                run_id="p2"),
     ]
     for i, (backend, precision, acc) in enumerate([
-            ("llama_cpp", None, (1.0, 1.0, 0.0, 1.0)), ("onnxruntime", "gguf", (1.0, 1.0, 0.0, 1.0)),
+            ("llama_cpp", None, (1.0, 1.0, 0.0, 1.0)),
+            ("onnxruntime", "gguf", (1.0, 1.0, 0.0, 1.0)),
             ("onnxruntime", "int4-rtn", (0.0, 1.0, 0.0, 0.0))]):
         recs.append(quality("mc_en", acc, "smollm2", backend, precision=precision,
                             run_id=f"q{i}"))
