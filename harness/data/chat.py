@@ -96,8 +96,12 @@ def chat_task(prepared: dict, template: str | None, *, source: str | Path) -> di
     template is a ModelError naming the model file."""
     task = prepared["task"]
     if template is None:
+        import importlib.util
+
+        hint = ("" if Path(source).is_dir() or importlib.util.find_spec("gguf") else
+                " (or none can be read: the gguf package, which reads it, is not installed)")
         raise ModelError(f"task {task['name']!r} sets chat: true, but the model has no chat "
-                         f"template", path=source)
+                         f"template{hint}", path=source)
     system = [{"role": "system", "content": task["system"]}] if task.get("system") else []
     items = [{**it, "prompt": render(template, system + [{"role": "user",
                                                           "content": it["prompt"]}],
