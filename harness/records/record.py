@@ -250,12 +250,14 @@ class Record(Mapping):
 
     # keys and labels
     def key(self, ignore: Iterable[str] = ()) -> tuple:
-        """What makes two records measure the same thing: model, backend, device, task
-        and every param not in `ignore`."""
+        """What makes two records measure the same thing: model, backend (and the ONNX
+        precision it ran: another recipe is another model), device, task and every param
+        not in `ignore`."""
         skip = set(ignore)
         params = tuple(sorted((k, json.dumps(_thaw(v), sort_keys=True))
                               for k, v in self.params.items() if k not in skip))
-        return (self.model_id, self.backend, self.device, self.task_name, params)
+        backend = self.backend + (f"@{self.precision}" if self.precision else "")
+        return (self.model_id, backend, self.device, self.task_name, params)
 
     def label(self, other: Record | None = None) -> str:
         """model · backend · device · task · p128 g64 t2 (t2→1 where `other` differs)."""
