@@ -35,6 +35,9 @@
 #   SCREENSHOT      PNG of the page at 1400 px wide, taken with headless Chromium when it
 #                   is installed [OUT_DIR/leaderboard.png] (copy it to docs/ for the note;
 #                   CHROMIUM="" skips it)
+#   STEPS           which parts to run [quality parity speed leaderboard]: the untimed
+#                   quality and parity can run earlier (e.g. STEPS="quality parity"),
+#                   then STEPS="speed leaderboard" on the quiet machine, same OUT_DIR
 #   TINY=1          a seconds-long smoke check (p8 g8, 1 repetition, 4 items, 64 parity
 #                   tokens): only to see that the script works, never for figures
 set -uo pipefail
@@ -63,6 +66,7 @@ PARITY_TOKENS=${PARITY_TOKENS:-512}
 ROUNDS=${ROUNDS:-1}
 PYTHON=${PYTHON:-python3}
 SCREENSHOT=${SCREENSHOT:-$OUT/leaderboard.png}
+STEPS=" ${STEPS:-quality parity speed leaderboard} "
 CHROMIUM=${CHROMIUM-$(command -v chromium || command -v chromium-browser || true)}
 if [ "${TINY:-0}" = 1 ]; then
   PROMPTS=8 GENS=8 REPS=1 WARMUP=0 WAIT_IDLE=0 QUALITY_LIMIT=4 PARITY_TOKENS=64
@@ -88,10 +92,12 @@ step() {  # run one command, log it; a failed step is counted, the sitting goes 
 say "sitting started $(date -u +%FT%TZ) on $(hostname); load: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
 say "models $MODELS; profiles $PROFILES; backends $GGUF_BACKENDS + ${PORT_BACKENDS:-none} at ${PRECISIONS:-no port}"
 
+has() { [[ "$STEPS" == *" $1 "* ]]; }
+
 # 1. quality (untimed; quality does not depend on the profile, so once, on host)
-step $SLLM run --no-speed --no-progress -m "$MODELS" -b "$GGUF_BACKENDS" -d host \
+has quality && step $SLLM run --no-speed --no-progress -m "$MODELS" -b "$GGUF_BACKENDS" -d host \
   --tasks "$QUALITY_TASKS" "${LIMIT[@]}" --out "$RUNS"
-if [ -n "$SCORE_BACKEND" ]; then
+if has quality && [ -n "$SCORE_BACKEND" ]; then
   for precision in $PRECISIONS; do
     step $SLLM run --no-speed --no-progress -m "$MODELS" -b "$SCORE_BACKEND" -d host \
       --precision "$precision" --tasks "$QUALITY_TASKS" "${LIMIT[@]}" --out "$RUNS"
@@ -99,7 +105,7 @@ if [ -n "$SCORE_BACKEND" ]; then
 fi
 
 # 2. parity of each port against its GGUF (the first backend is the reference)
-if [ -n "$SCORE_BACKEND" ]; then
+if has parity && [ -n "$SCORE_BACKEND" ]; then
   reference=${GGUF_BACKENDS%%,*}
   for model in ${MODELS//,/ }; do
     for precision in $PRECISIONS; do
@@ -110,7 +116,7 @@ if [ -n "$SCORE_BACKEND" ]; then
 fi
 
 # 3. speed, alternating profiles and backends
-for round in $(seq 1 "$ROUNDS"); do
+has speed && for round in $(seq 1 "$ROUNDS"); do
   for profile in $PROFILES; do
     say "round $round, $profile: load $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
     step $SLLM run --no-progress -m "$MODELS" -b "$GGUF_BACKENDS" -d "$profile" --tasks none \
@@ -127,6 +133,7 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 # 4. the leaderboard and its page
+has leaderboard || exit $((FAILED > 0))
 step $SLLM leaderboard "$RUNS" -o "$OUT/leaderboard.json" --html "$SITE"
 if [ -n "$CHROMIUM" ] && [ -f "$SITE/index.html" ]; then
   say "+ $CHROMIUM --headless --screenshot=$SCREENSHOT (its messages go to the log only)"
