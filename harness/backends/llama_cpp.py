@@ -63,6 +63,12 @@ class LlamaCppBackend(Backend):
         from llama_cpp._internals import LlamaContext, LlamaModel
 
         verbose = bool(os.environ.get("SLLM_BENCH_VERBOSE"))
+        try:  # llama.cpp's log goes through llama-cpp-python's callback, on by default
+            from llama_cpp._logger import set_verbose
+
+            set_verbose(verbose)  # errors only, unless SLLM_BENCH_VERBOSE
+        except ImportError:
+            pass
         opts = {**DEFAULTS, **request.options}
         self.settings = {
             "flash_attn": flash_attn_mode(opts["flash_attn"]),
