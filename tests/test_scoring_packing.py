@@ -105,3 +105,16 @@ def test_nan_logits_raise():
     rows[1, 2] = np.nan
     with pytest.raises(FloatingPointError, match="NaN"):
         score_rows(rows, [0, 1])
+
+
+def test_whole_windows_feed_their_last_token_and_four_fill_2048_tokens():
+    """llama-perplexity's chunks: 257 context + 255 continuation tokens, all 512 fed (the
+    last one without logits), so four windows are exactly four 512-token ubatches."""
+    wins = [ScoreRequest(tuple(range(k, k + 257)), tuple(range(k + 257, k + 512)), whole=True)
+            for k in range(0, 4000, 512)]
+    batches = list(pack(wins, max_tokens=2048, max_seqs=64, max_rows=1024, max_parts=4))
+    assert [len(b.parts) for b in batches] == [4, 4]
+    assert all(b.n_tokens == 2048 and b.n_rows == 4 * 255 for b in batches)
+    plain = [ScoreRequest(w.context, w.continuation) for w in wins]
+    (first, *_) = pack(plain, max_tokens=2048, max_seqs=64, max_rows=1024, max_parts=4)
+    assert first.n_tokens == 4 * 511  # without `whole` the last token is not fed

@@ -25,8 +25,14 @@ class LoadRequest:
 
 @dataclass(frozen=True)
 class ScoreRequest:
+    """Score `continuation` after `context`. whole: feed the continuation's last token too
+    (it is only predicted, so its logits are not needed), as llama-perplexity feeds whole
+    chunks: windows of exactly n_ubatch tokens then fill llama.cpp's ubatches one each,
+    and several can share a model call without changing the rounding."""
+
     context: tuple[int, ...]
     continuation: tuple[int, ...]
+    whole: bool = False
 
 
 @dataclass(frozen=True)

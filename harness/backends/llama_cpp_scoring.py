@@ -25,6 +25,14 @@ SCORE_CONTEXTS = 1
 SCORE_SEQS = 64
 SCORE_TOKENS = 2048
 SCORE_ROWS = 512
+#: whole windows (ScoreRequest.whole: llama-perplexity's chunks, n_ubatch tokens each)
+#: align with the ubatches, so several go into one call, as llama-perplexity packs
+#: n_batch / n_ctx chunks per llama_decode: up to SCORE_WINDOWS of them, and up to
+#: SCORE_WINDOW_ROWS logits rows or SCORE_WINDOW_BYTES of logits (4 windows of a 49k
+#: vocabulary: 1,020 rows, 200 MB; a 262k vocabulary: one window a call, as before)
+SCORE_WINDOWS = 4
+SCORE_WINDOW_ROWS = 1024
+SCORE_WINDOW_BYTES = 256 * 2**20
 
 
 def put(b, j: int, tok: int, pos: int, seqs: Sequence[int], logits: bool) -> None:
@@ -65,12 +73,16 @@ class LlamaScorer:
                                  f" tokens) exceeds n_ctx {n_ctx}")
         results: list[ScoreResult | None] = [None] * len(requests)
         ctx = self.ctx
+        windows = all(r.whole for r in requests)
+        max_rows = min(SCORE_WINDOW_ROWS, SCORE_WINDOW_BYTES // (4 * self.n_vocab)) \
+            if windows else SCORE_ROWS
         try:
             for batch in pack(requests, max_tokens=min(SCORE_TOKENS, n_ctx),
-                              max_seqs=SCORE_SEQS, max_rows=SCORE_ROWS,
-                              max_parts=SCORE_CONTEXTS):
+                              max_seqs=SCORE_SEQS, max_rows=max_rows,
+                              max_parts=SCORE_WINDOWS if windows else SCORE_CONTEXTS):
                 ctx.kv_cache_clear()
-                if batch.n_rows > SCORE_ROWS:  # one long request: bound the logits kept
+                if batch.n_rows > max(SCORE_ROWS, max_rows):  # one long request: bound
+                    # the logits kept
                     (i,) = batch.parts[0].indices
                     results[i] = self._score_in_slices(ctx, requests[i])
                     continue
@@ -93,8 +105,12 @@ class LlamaScorer:
                 put(b, j, tok, p, seqs, p == len(ctx_tokens) - 1)
                 j += 1
             for s, i in zip(seqs, part.indices):
-                for p, tok in enumerate(requests[i].continuation[:-1]):
+                cont = requests[i].continuation
+                for p, tok in enumerate(cont[:-1]):
                     put(b, j, tok, len(ctx_tokens) + p, (s,), True)
+                    j += 1
+                if requests[i].whole and cont:  # fed, never predicting: no logits
+                    put(b, j, cont[-1], len(ctx_tokens) + len(cont) - 1, (s,), False)
                     j += 1
         if j != batch.n_tokens:
             raise AssertionError("packing and batch disagree")  # a bug, not bad input

@@ -6,7 +6,9 @@ tokens but the last (the last is only predicted) in its own sequence. Logits row
 needed at the context's last position (it predicts every continuation's first token) and
 at each fed continuation token. So a part costs
 
-  tokens = len(context) + sum(len(c) - 1),  rows = 1 + sum(len(c) - 1),  seqs = len(cs).
+  tokens = len(context) + sum(len(c) - 1),  rows = 1 + sum(len(c) - 1),  seqs = len(cs)
+
+(plus one token per `whole` request: its continuation's last token is fed too, no row).
 
 Parts are packed in request order into batches within max_parts, max_tokens, max_seqs
 and max_rows.
@@ -60,13 +62,14 @@ def split_group(requests: Sequence[ScoreRequest], indices: list[int], max_tokens
     part = Part([], n_ctx, 1)
     for i in indices:
         extra = max(0, len(requests[i].continuation) - 1)
-        if part.indices and (part.n_tokens + extra > max_tokens
+        fed = extra + (1 if requests[i].whole and requests[i].continuation else 0)
+        if part.indices and (part.n_tokens + fed > max_tokens
                              or len(part.indices) + 1 > max_seqs
                              or part.n_rows + extra > max_rows):
             yield part
             part = Part([], n_ctx, 1)
         part.indices.append(i)
-        part.n_tokens += extra
+        part.n_tokens += fed
         part.n_rows += extra
     yield part
 

@@ -74,7 +74,8 @@ def llama_cpp_windows(tokens: list[int], bos: list[int], context_tokens: int,
         chunk = stream[i * context_tokens: (i + 1) * context_tokens]
         if bos:
             chunk[0] = bos[0]
-        windows.append(ScoreRequest(tuple(chunk[: first + 1]), tuple(chunk[first + 1:])))
+        windows.append(ScoreRequest(tuple(chunk[: first + 1]), tuple(chunk[first + 1:]),
+                                    whole=True))
     return windows
 
 
