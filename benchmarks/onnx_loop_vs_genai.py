@@ -20,7 +20,7 @@ from benchmarks.common import (alternate, default_model, parser, print_report,  
 
 def main() -> int:
     ap = parser(__doc__)
-    ap.add_argument("--precision", default="int4", choices=("int4", "fp32"))
+    ap.add_argument("--precision", default="gguf", choices=("gguf", "int4-rtn", "int4", "fp32"))
     args = ap.parse_args()
 
     from harness.backends.base import LoadRequest
