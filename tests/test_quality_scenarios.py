@@ -95,7 +95,7 @@ def test_llama_cpp_chunks(tmp_path):
 
 def test_llama_cpp_without_bos_keeps_first_token(tmp_path):
     windows = perplexity.llama_cpp_windows(list(range(10, 30)), [], 8, scored_from=2)
-    assert windows[0] == ScoreRequest((10, 11, 12), tuple(range(13, 18)))
+    assert windows[0] == ScoreRequest((10, 11, 12), tuple(range(13, 18)), whole=True)
     assert windows[1].context[0] == 18 and len(windows) == 2
 
 
