@@ -17,6 +17,8 @@ The statistics are in harness.measure.bounds and harness.measure.soak:
   peak_rss_mb                         the largest peak over every worker of the model and
                                       backend: single readings, no bound
   acc, acc_norm                       share of correct items; exact Clopper-Pearson bound
+                                      (a budget's `limit`: judged on that many items;
+                                      fewer is NOT MEASURED)
   perplexity                          token perplexity exp(sum nll / sum tokens); bound
                                       from the ratio estimator's delta-method SE
   determinism                         1 if every prompt repeated exactly within and across
@@ -111,6 +113,11 @@ def _bound(records, b: Budget, device: DeviceProfile, side: str) -> Bound | None
         for r in records:
             if r.kind != "quality" or r.task_name != b.task:
                 continue
+            items = r.task.get("n_items")
+            if b.limit is not None and isinstance(items, int) and items < b.limit:
+                return Bound(None, None, "share of correct items", None, 0, side,
+                             f"the floor is judged on {b.limit} items; this record scored "
+                             f"{items} (a --limit below the budget's)")
             if b.metric == "perplexity":
                 found = bounds.perplexity_bound(r.samples("window_nll"),
                                                 r.samples("window_tokens"), side)

@@ -155,3 +155,19 @@ def test_verify_reports_a_determinism_mismatch_across_processes(project):
 def test_verify_needs_budgets(project):
     r = run_cli("verify", "-d", "host", "-b", "fake")
     assert r.returncode == 2 and "has no budgets" in r.stderr
+
+
+def test_a_floor_with_a_limit_is_not_measured_on_fewer_items():
+    from harness.specs import Budget
+
+    b = Budget(metric="acc", min=0.5, task="mc_en", limit=500)
+    rec = quality_record("mc_en", 30, 36)
+    assert rec.task.get("n_items") is None  # old records: the count is unknown, judged
+    assert check_budget([rec], b, device(b))["status"] == "pass"
+    data = rec.to_dict()
+    data["task"] = {**data["task"], "n_items": 36}
+    from harness.records import Record
+
+    out = check_budget([Record(data)], b, device(b))
+    assert out["status"] == "not_measured"
+    assert "judged on 500 items; this record scored 36" in out["detail"]

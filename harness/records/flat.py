@@ -28,6 +28,10 @@ QUALITY_COLUMNS = [
     ("word_perplexity", "word_perplexity", "median"),
     ("byte_perplexity", "byte_perplexity", "median"),
     ("bits_per_byte", "bits_per_byte", "median"), ("items_per_s", "items_per_s", "median"),
+    ("contains", "contains", "mean"), ("target_perplexity", "target_perplexity", "median"),
+    ("tokens_per_char", "tokens_per_char", "median"),
+    ("tokens_per_word", "tokens_per_word", "median"),
+    ("text_decode_chars_per_s", "text_decode_chars_per_s", "median"),
 ]
 KEYS = ["model", "backend", "device", "threads", "task", "prompt_tokens", "gen_tokens",
         "status"]
