@@ -51,6 +51,30 @@ def flash_attn_mode(value) -> str:
     return v
 
 
+_LOG_CALLBACK = None
+GGML_LOG_LEVEL_ERROR = 4  # ggml's enum: none 0, debug 1, info 2, warn 3, error 4, cont 5
+
+
+def quiet_llama_log() -> None:
+    """llama.cpp's log: errors only (llama-cpp-python's own callback maps ggml's current
+    levels onto an older enum and prints warnings and buffer sizes as errors)."""
+    global _LOG_CALLBACK
+    if _LOG_CALLBACK is not None:
+        return
+    import ctypes
+    import sys
+
+    from llama_cpp import llama_cpp as C
+
+    @C.llama_log_callback
+    def errors_only(level, text, _user_data):
+        if level == GGML_LOG_LEVEL_ERROR:
+            sys.stderr.write(text.decode("utf-8", errors="replace"))
+
+    _LOG_CALLBACK = errors_only  # kept alive: llama.cpp holds the pointer
+    C.llama_log_set(errors_only, ctypes.c_void_p(0))
+
+
 class LlamaCppBackend(Backend):
     name = "llama_cpp"
     capabilities = frozenset({"generate", "score", "logits", "depth"})
@@ -63,12 +87,8 @@ class LlamaCppBackend(Backend):
         from llama_cpp._internals import LlamaContext, LlamaModel
 
         verbose = bool(os.environ.get("SLLM_BENCH_VERBOSE"))
-        try:  # llama.cpp's log goes through llama-cpp-python's callback, on by default
-            from llama_cpp._logger import set_verbose
-
-            set_verbose(verbose)  # errors only, unless SLLM_BENCH_VERBOSE
-        except ImportError:
-            pass
+        if not verbose:
+            quiet_llama_log()
         opts = {**DEFAULTS, **request.options}
         self.settings = {
             "flash_attn": flash_attn_mode(opts["flash_attn"]),
