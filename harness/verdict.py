@@ -157,13 +157,27 @@ def _bound(records, b: Budget, device: DeviceProfile, side: str) -> Bound | None
 
 
 def check_budget(records: list[Record], b: Budget, device: DeviceProfile) -> dict:
+    """One budget's row of the verdict (module docstring): a timed budget whose record was
+    taken under conditions other than ok is not_valid, whatever its bound would say."""
+    out = _judge(records, b, device)
+    timed = timed_record(records, b, device) if b.metric in TIMED else None
+    if timed is None:
+        return out
+    out["conditions"] = timed.conditions_state
+    if timed.conditions_state not in ("ok", "not recorded"):
+        evidence = "; ".join(timed.conditions.get("evidence", ()))
+        out.update(status="not_valid", detail=f"measured while {timed.conditions_state}: "
+                   f"{evidence}; {RERUN}")
+    elif timed.conditions_state == "not recorded":
+        out["detail"] = "; ".join(filter(None, [out["detail"], "conditions not recorded"]))
+    return out
+
+
+def _judge(records: list[Record], b: Budget, device: DeviceProfile) -> dict:
     out = {"metric": b.metric, "max": b.max, "min": b.min, "prompt_tokens": b.prompt_tokens,
            "gen_tokens": b.gen_tokens, "task": b.task, "unit": UNITS[b.metric],
            "measured": None, "bound": None, "method": None, "level": None,
            "status": "not_measured", "detail": "", "conditions": None}
-    timed = timed_record(records, b, device) if b.metric in TIMED else None
-    if timed is not None:
-        out["conditions"] = timed.conditions_state
     found = {side: _bound(records, b, device, side) for side in _sides(b)}
     first = next(iter(found.values()), None)
     if first is None or first.value is None:
@@ -189,12 +203,6 @@ def check_budget(records: list[Record], b: Budget, device: DeviceProfile) -> dic
                                      and (b.min is None or measured >= b.min)):
         out["detail"] = "; ".join(notes + ["the measured value meets the budget but its "
                                            "bound does not"])
-    if timed is not None and timed.conditions_state not in ("ok", "not recorded"):
-        evidence = "; ".join(timed.conditions.get("evidence", ()))
-        out.update(status="not_valid", detail=f"measured while {timed.conditions_state}: "
-                   f"{evidence}; {RERUN}")
-    elif timed is not None and timed.conditions_state == "not recorded":
-        out["detail"] = "; ".join(filter(None, [out["detail"], "conditions not recorded"]))
     return out
 
 
@@ -242,8 +250,10 @@ def markdown_table(doc: dict) -> str:
     lines = [f"**{doc['verdict'].upper()}**: {doc['model']['id']} / {doc['backend']} on "
              f"{doc['device']['name']}", ""]
     lines += [f"> warning: {w}" for w in doc["host_warnings"]]
-    lines += table(["budget", "requirement", "measured", BOUND_HEADER, "result", "method"],
+    lines += table(["budget", "requirement", "measured", BOUND_HEADER, "result", "conditions",
+                    "method"],
                    [[b["metric"], _requirement(b), _num(b["measured"]), _num(b["bound"]),
-                     b["status"].replace("_", " ").upper(), _how(b)]
+                     b["status"].replace("_", " ").upper(), b.get("conditions") or "-",
+                     _how(b)]
                     for b in doc["budgets"]])
     return "\n".join(lines) + "\n"

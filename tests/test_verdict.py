@@ -143,7 +143,7 @@ def test_verify_reports_a_determinism_mismatch_across_processes(project):
     r = run_cli("verify", "-d", "fake-laptop", "-b", "fake", "-m", "fake-flaky", "-r", "3",
                 "--soak-seconds", "0", "--out", str(project / "out"), "--no-report")
     assert r.returncode == 1
-    assert "| determinism | >= 1 | 0 | - | FAIL | 1 = identical" in r.stdout
+    assert "| determinism | >= 1 | 0 | - | FAIL | - | 1 = identical" in r.stdout
     assert "single reading, no bound" in r.stdout
     assert "| rss_slope_mb_per_min | <= 1000 MB/min | - | - | NOT MEASURED |" in r.stdout
     (run_dir,) = (project / "out").iterdir()
@@ -171,3 +171,26 @@ def test_a_floor_with_a_limit_is_not_measured_on_fewer_items():
     out = check_budget([Record(data)], b, device(b))
     assert out["status"] == "not_measured"
     assert "judged on 500 items; this record scored 36" in out["detail"]
+
+
+def test_a_timed_budget_under_contention_is_not_valid_even_when_it_has_no_bound():
+    """Conditions come first: a contended record is NOT VALID whether its bound would pass,
+    fail or be missing (3 repetitions cannot bound a median); memory is never invalidated."""
+    from harness.records import Record
+    from harness.specs import Budget
+
+    data = speed_record([100.0, 101.0, 99.0]).to_dict()
+    data["conditions"] = {"state": "contended", "evidence": [
+        "other processes used 0.74 of the 2 pinned cores (limit 0.25)"]}
+    rec = Record(data)
+    for b in (Budget(metric="decode_tps", min=20), Budget(metric="ttft_ms", max=1000),
+              Budget(metric="itl_p99_ms", max=100)):
+        out = check_budget([rec], b, device(b))
+        assert out["status"] == "not_valid" and out["conditions"] == "contended"
+        assert out["detail"].startswith("measured while contended: other processes used 0.74")
+    mem = Budget(metric="peak_rss_mb", max=1024)
+    assert check_budget([rec], mem, device(mem))["status"] == "pass"
+    doc = verdict([rec], device(Budget(metric="decode_tps", min=20)), model={"id": "m"},
+                  backend="llama_cpp", run_id="r", env={}, host_warnings=[])
+    assert doc["verdict"] == "incomplete"
+    assert "| NOT VALID | contended |" in markdown_table(doc)
