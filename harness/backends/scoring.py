@@ -22,9 +22,27 @@ def check_finite(row, where: str) -> None:
         raise FloatingPointError(f"the model produced NaN logits ({where})")
 
 
+_POOL = None
+
+
+def _pool():
+    """Threads for row blocks (numpy's ufuncs release the GIL), one per CPU this process
+    may use: the model's own threads are idle while its logits are reduced."""
+    global _POOL
+    if _POOL is None:
+        import os
+        from concurrent.futures import ThreadPoolExecutor
+
+        n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        _POOL = ThreadPoolExecutor(max_workers=max(1, n or 1))
+    return _POOL
+
+
 class RowStats:
     """log-sum-exp and argmax of every logits row, computed once (a row shared by several
-    continuations, such as a question's last context position, is not redone per choice)."""
+    continuations, such as a question's last context position, is not redone per choice).
+    Blocks of rows are reduced in parallel threads when there are several; each block's
+    arithmetic is the same either way, so the results are too."""
 
     def __init__(self, rows: np.ndarray) -> None:
         rows = np.asarray(rows)
@@ -32,13 +50,22 @@ class RowStats:
         self.rows = rows
         self.lse = np.empty(n, dtype=np.float64)
         self.argmax = np.empty(n, dtype=np.int64)
-        for s in range(0, n, ROWS_PER_BLOCK):
-            block = rows[s:s + ROWS_PER_BLOCK].astype(np.float32)  # a copy: shifted in place
-            peak = block.max(axis=1)
-            self.argmax[s:s + len(block)] = block.argmax(axis=1)
-            block -= peak[:, None]
-            np.exp(block, out=block)
-            self.lse[s:s + len(block)] = peak + np.log(block.sum(axis=1, dtype=np.float64))
+        starts = range(0, n, ROWS_PER_BLOCK)
+        if len(starts) > 1:
+            list(_pool().map(self._block, starts))
+        else:
+            for s in starts:
+                self._block(s)
+
+    def _block(self, s: int) -> None:
+        block = self.rows[s:s + ROWS_PER_BLOCK].astype(np.float32, copy=False)
+        k = len(block)
+        top = block.argmax(axis=1)
+        peak = block[np.arange(k), top].astype(np.float32)
+        shifted = np.subtract(block, peak[:, None], dtype=np.float32)  # a new array
+        np.exp(shifted, out=shifted)
+        self.argmax[s:s + k] = top
+        self.lse[s:s + k] = peak + np.log(shifted.sum(axis=1, dtype=np.float64))
 
     def pick(self, row_index: Sequence[int], tokens: Sequence[int]) -> tuple[float, bool]:
         """(sum of log-probabilities of tokens[i] under row row_index[i], all greedy?)."""
