@@ -25,10 +25,10 @@ marks the headline group.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
-from harness.leaderboard.evidence import QUALITY_METRICS, Evidence, floors
+from harness.leaderboard.evidence import (QUALITY_METRICS, Evidence, as_int, as_num,
+                                          as_str, floors)
 from harness.leaderboard.rank import SCORE, policy, reasons, score_and_rank
 from harness.records import Record, flat_row, latest
 
@@ -51,8 +51,8 @@ def validate(doc: dict) -> None:
 # ------------------------------------------------------------------ keys
 def workload(record: Record) -> dict:
     p = record.params
-    return {"prompt_tokens": _int(p.get("prompt_tokens")), "gen_tokens": _int(p.get("gen_tokens")),
-            "threads": _int(p.get("threads")), "depth": _int(p.get("depth")) or 0,
+    return {"prompt_tokens": as_int(p.get("prompt_tokens")), "gen_tokens": as_int(p.get("gen_tokens")),
+            "threads": as_int(p.get("threads")), "depth": as_int(p.get("depth")) or 0,
             "prompt_source": str(p.get("prompt_source") or "synthetic")}
 
 
@@ -80,14 +80,14 @@ def canonical_workload(record: Record) -> dict | None:
     profile's threads (threads "all": the CPUs the worker was pinned to)."""
     dev = record["device"]
     w = dev.get("workload") if isinstance(dev, Mapping) else None
-    if not isinstance(w, Mapping) or _int(w.get("prompt_tokens")) is None:
+    if not isinstance(w, Mapping) or as_int(w.get("prompt_tokens")) is None:
         return None
     threads = dev.get("threads")
     cpus = dev.get("cpus")
     if not isinstance(threads, int) or isinstance(threads, bool):
         threads = len(cpus) if isinstance(cpus, (list, tuple)) and cpus else None
-    return {"prompt_tokens": _int(w.get("prompt_tokens")), "gen_tokens": _int(w.get("gen_tokens")),
-            "threads": threads, "depth": _int(w.get("depth")) or 0,
+    return {"prompt_tokens": as_int(w.get("prompt_tokens")), "gen_tokens": as_int(w.get("gen_tokens")),
+            "threads": threads, "depth": as_int(w.get("depth")) or 0,
             "prompt_source": "synthetic"}
 
 
@@ -191,16 +191,16 @@ def _row(r: Record, evidence: Evidence, verdicts: dict, ranking: dict) -> dict:
         "unranked": [],
         "model": {"id": model["id"], "sha256": model["sha256"], "format": model["format"],
                   "size_mb": None if size is None else size / 2**20,
-                  "parameters": _str(model.get("parameters")),
-                  "quantization": _str(model.get("quantization"))},
+                  "parameters": as_str(model.get("parameters")),
+                  "quantization": as_str(model.get("quantization"))},
         "backend": r.backend, "precision": r.precision,
         "device": r.device,
         "settings": {**{k: v for k, v in workload(r).items()},
-                     "repetitions": _int(r.params.get("repetitions"))},
-        "speed": {c: _num(flat[c]) for c in speed_cols},
-        "memory": {"peak_rss_mb": _num(flat["peak_rss_mb"]),
-                   "rss_after_load_mb": _num(r.stat("rss_after_load_mb")),
-                   "model_size_mb": _num(flat["model_size_mb"])},
+                     "repetitions": as_int(r.params.get("repetitions"))},
+        "speed": {c: as_num(flat[c]) for c in speed_cols},
+        "memory": {"peak_rss_mb": as_num(flat["peak_rss_mb"]),
+                   "rss_after_load_mb": as_num(r.stat("rss_after_load_mb")),
+                   "model_size_mb": as_num(flat["model_size_mb"])},
         "quality": quality,
         "quality_floors": floors(r, quality),
         "parity": evidence.parity_of(r, ranking["parity"]),
@@ -212,27 +212,12 @@ def _row(r: Record, evidence: Evidence, verdicts: dict, ranking: dict) -> dict:
         "provenance": {
             "run_id": r.run_id, "seq": r.seq, "date": r["finished_at"],
             "harness_version": env["harness_version"], "git_commit": env["git_commit"],
-            "runtimes": {str(k): _str(v) for k, v in env["runtimes"].items()},
+            "runtimes": {str(k): as_str(v) for k, v in env["runtimes"].items()},
             "host": {"id": str(host["id"]), "cpu_model": str(host["cpu_model"]),
-                     "cores_logical": _int(host["cores_logical"]),
-                     "memory_bytes": _int(host["memory_bytes"]), "os": str(host["os"]),
-                     "machine": _str(host.get("machine"))},
+                     "cores_logical": as_int(host["cores_logical"]),
+                     "memory_bytes": as_int(host["memory_bytes"]), "os": str(host["os"]),
+                     "machine": as_str(host.get("machine"))},
         },
     }
     row["unranked"] = reasons(row, r.conditions_state, evid, ranking)
     return row
-
-
-# ------------------------------------------------------------------ coercion
-def _num(x) -> float | None:
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        return None
-    return float(x) if math.isfinite(x) else None
-
-
-def _int(x) -> int | None:
-    return x if isinstance(x, int) and not isinstance(x, bool) else None
-
-
-def _str(x) -> str | None:
-    return None if x is None else str(x)

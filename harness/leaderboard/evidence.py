@@ -52,7 +52,7 @@ def artifact_key(backend: str, artifact) -> tuple:
     art = artifact if isinstance(artifact, Mapping) else {}
     if art.get("kind") == "onnx" and art.get("precision") not in (None, "as supplied"):
         precision = str(art["precision"])
-        return ("onnx", ALIASES.get(precision, precision), _s(art.get("recipe")))
+        return ("onnx", ALIASES.get(precision, precision), as_str(art.get("recipe")))
     return ("backend", backend)
 
 
@@ -119,18 +119,18 @@ class Evidence:
 
         def fig(name):
             v = s.get(name)
-            return _num(v) if v is not None else _num(best.stat(name, "mean"))
+            return as_num(v) if v is not None else as_num(best.stat(name, "mean"))
 
         kl, top1 = fig("mean_kl"), fig("top1_agreement")
         ok = (kl is not None and top1 is not None and kl <= tolerance["max_mean_kl"]
               and top1 >= tolerance["min_top1_agreement"])
         return {"status": "pass" if ok else "fail",
-                "reference": _s(best.params.get("reference")),
+                "reference": as_str(best.params.get("reference")),
                 "measured_by": _port_backend(best), "mean_kl": kl, "top1_agreement": top1,
                 "ppl_diff_pct": fig("ppl_diff_pct"),
-                "greedy_identical": _int(s.get("greedy_identical")),
-                "greedy_prompts": _int(s.get("greedy_prompts")),
-                "tokens": _int(best.params.get("tokens")), "run_id": best.run_id,
+                "greedy_identical": as_int(s.get("greedy_identical")),
+                "greedy_prompts": as_int(s.get("greedy_prompts")),
+                "tokens": as_int(best.params.get("tokens")), "run_id": best.run_id,
                 "date": str(best["finished_at"])}
 
 
@@ -158,9 +158,9 @@ def quality_entry(r: Record) -> dict:
     n = max((len(r.samples(name)) for name in kept), default=None)
     headline = next((m for m in HEADLINE.get(kind, ()) if m in kept), kept[0] if kept else None)
     return {"task": r.task_name, "kind": kind, "version": r.task["version"],
-            "metrics": {name: _num(r.stat(name, "mean")) for name in kept},
+            "metrics": {name: as_num(r.stat(name, "mean")) for name in kept},
             "headline": None if headline is None else {
-                "metric": headline, "value": _num(r.stat(headline, "mean")),
+                "metric": headline, "value": as_num(r.stat(headline, "mean")),
                 "se": _se(r, headline), "higher_is_better": HIGHER_IS_BETTER.get(headline)},
             "n": None if kind == "perplexity" else n,
             "measured_by": r.backend, "device": r.device,
@@ -169,14 +169,14 @@ def quality_entry(r: Record) -> dict:
 
 def _se(r: Record, metric: str) -> float | None:
     if metric != "token_perplexity":
-        return _num(r.stat(metric, "sem")) if len(r.samples(metric)) > 1 else None
+        return as_num(r.stat(metric, "sem")) if len(r.samples(metric)) > 1 else None
     nll, tok = r.samples("window_nll"), r.samples("window_tokens")
     if len(nll) < 2 or len(nll) != len(tok) or sum(tok) <= 0:
         return None
     from harness.measure.bounds import ratio_se
 
     log_ppl, se = ratio_se(nll, tok)
-    return _num(math.exp(log_ppl) * se)
+    return as_num(math.exp(log_ppl) * se)
 
 
 # ------------------------------------------------------------------ floors
@@ -190,7 +190,7 @@ def floors(speed: Record, quality: list[dict]) -> list[dict]:
         metric = FLOOR_METRICS[b["metric"]]
         entry = next((q for q in quality if q["task"] == b["task"]), None)
         value = None if entry is None else entry["metrics"].get(metric)
-        lo, hi = _num(b.get("min")), _num(b.get("max"))
+        lo, hi = as_num(b.get("min")), as_num(b.get("max"))
         status = "not measured" if value is None else "fail" if (
             (lo is not None and value < lo) or (hi is not None and value > hi)) else "pass"
         out.append({"task": str(b["task"]), "metric": metric, "min": lo, "max": hi,
@@ -199,15 +199,16 @@ def floors(speed: Record, quality: list[dict]) -> list[dict]:
 
 
 # ------------------------------------------------------------------ coercion
-def _num(x) -> float | None:
+# (record fields as JSON-safe values: a bool is not a number, inf/NaN become None)
+def as_num(x) -> float | None:
     if isinstance(x, bool) or not isinstance(x, (int, float)):
         return None
     return float(x) if math.isfinite(x) else None
 
 
-def _int(x) -> int | None:
+def as_int(x) -> int | None:
     return x if isinstance(x, int) and not isinstance(x, bool) else None
 
 
-def _s(x) -> str | None:
+def as_str(x) -> str | None:
     return None if x is None else str(x)
