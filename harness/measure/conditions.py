@@ -111,7 +111,7 @@ class Monitor:
     def _sample(self) -> None:
         now = time.monotonic()
         self.last = now
-        busy = _busy_s(self.cpus)
+        self.busy = busy = _busy_s(self.cpus)
         w = _process_cpu_s(self.pid)
         if w is not None:
             self._worker_cpu = w
@@ -138,10 +138,9 @@ class Monitor:
 
     def window(self) -> dict:
         """The conditions since the last window (judged), then start a new window."""
-        self._sample()
-        dur = time.monotonic() - self.t0
-        busy = _busy_s(self.cpus)
-        other = max(0.0, (busy - self.busy0 - (self._worker_cpu - self.worker0)) / dur) \
+        self._sample()  # the window's last reading
+        dur = self.last - self.t0
+        other = max(0.0, (self.busy - self.busy0 - (self._worker_cpu - self.worker0)) / dur) \
             if dur > 0 else 0.0
         out = {
             "interval_s": self.limits.interval_s, "samples": len(self.other),
