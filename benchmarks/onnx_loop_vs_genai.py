@@ -5,6 +5,7 @@ B: harness.backends.ort_genai (onnxruntime-genai's Generator).
 Both are timed by the same speed scenario code. Target: A/B >= 1.0 for decode tokens/s.
 
     python benchmarks/onnx_loop_vs_genai.py [--rounds 10] [--prompt 128] [--gen 64] [--threads 2]
+        [--precision gguf] [--n-ctx N]
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from benchmarks.common import (alternate, default_model, parser, print_report,  
 def main() -> int:
     ap = parser(__doc__)
     ap.add_argument("--precision", default="gguf", choices=("gguf", "int4-rtn", "int4", "fp32"))
+    ap.add_argument("--n-ctx", type=int, default=None, help="context both backends allocate "
+                    "their KV cache for (default: prompt + gen; a run uses the profile's "
+                    "context_size)")
     args = ap.parse_args()
 
     from harness.backends.base import LoadRequest
@@ -31,7 +35,7 @@ def main() -> int:
 
     path, digest = default_model()
     folder = prepare_onnx(path, digest, args.precision, log=lambda m: print(m, file=sys.stderr))
-    request = LoadRequest(str(folder), args.threads, args.prompt + args.gen)
+    request = LoadRequest(str(folder), args.threads, args.n_ctx or args.prompt + args.gen)
     own, genai = OnnxRuntimeBackend(), OrtGenaiBackend()
     own.load(request)
     genai.load(request)

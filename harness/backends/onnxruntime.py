@@ -207,7 +207,11 @@ class KVSequence:
         """Run n new tokens (already bound) at positions [length, length + n)."""
         spec, io, end = self._spec, self._io, self.length + n
         if spec.share_buffer:
+            # The mask is as long as what the cache holds, as onnxruntime-genai binds it:
+            # GroupQueryAttention takes its total length from the mask's shape, and a
+            # capacity-long mask makes it size (and clear) attention over the whole buffer.
             self._mask[0, self.length:end] = 1
+            self._bind(io.bind_input, spec.mask, self._mask[:, :end])
         else:
             self._bind(io.bind_input, spec.mask, self._mask[:, :end])
             shape = spec.kv_shape[:2] + (end,) + spec.kv_shape[3:]
