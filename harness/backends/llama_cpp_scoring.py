@@ -6,6 +6,11 @@ unified KV cache. Requests sharing a context evaluate it once, its tokens belong
 all their sequences. Only positions that predict continuation tokens produce logits.
 Llama's generation context has one sequence, so scoring makes its own (same model and
 settings, n_batch = n_ctx) on first use.
+
+Whole windows (perplexity chunks) share nothing, so they get a context of their own on
+first use, laid out as llama-perplexity's: one sequence per window, each in a KV cache
+stream of its own (kv_unified off), so a window's attention spans its own cells rather
+than every window's in the call (same sums, about 3 % less time on WikiText-2).
 """
 
 from __future__ import annotations
@@ -43,21 +48,45 @@ def put(b, j: int, tok: int, pos: int, seqs: Sequence[int], logits: bool) -> Non
 
 
 class LlamaScorer:
-    """A scoring context over a loaded llama.cpp model (llama_cpp._internals.LlamaModel):
-    SCORE_SEQS sequences in one unified KV cache, n_batch = n_ctx (llama.cpp still
-    computes in n_ubatch)."""
+    """Scoring contexts over a loaded llama.cpp model (llama_cpp._internals.LlamaModel),
+    made on first use: SCORE_SEQS sequences in one unified KV cache, n_batch = n_ctx
+    (llama.cpp still computes in n_ubatch); and one for whole windows (see windows())."""
 
     def __init__(self, model, context_params, n_vocab: int):
+        self.model, self.params = model, context_params
+        self.n_ctx = context_params.n_ctx
+        self.n_vocab = n_vocab
+        self._shared = None  # (context, batch): unified cache, SCORE_SEQS sequences
+        self._windows = None  # (context, batch, cells per window)
+
+    def _context(self, n_ctx: int, n_seqs: int, unified: bool):
         from llama_cpp._internals import LlamaBatch, LlamaContext
 
-        params = type(context_params).from_buffer_copy(context_params)
-        params.n_batch = params.n_ctx
-        params.n_seq_max = SCORE_SEQS
-        params.kv_unified = True
-        self.n_ctx = params.n_ctx
-        self.n_vocab = n_vocab
-        self.ctx = LlamaContext(model=model, params=params, verbose=False)
-        self.batch = LlamaBatch(n_tokens=self.n_ctx, embd=0, n_seq_max=SCORE_SEQS, verbose=False)
+        params = type(self.params).from_buffer_copy(self.params)
+        params.n_ctx = params.n_batch = n_ctx
+        params.n_seq_max = n_seqs
+        params.kv_unified = unified
+        ctx = LlamaContext(model=self.model, params=params, verbose=False)
+        return ctx, LlamaBatch(n_tokens=n_ctx, embd=0, n_seq_max=n_seqs, verbose=False)
+
+    def shared(self):
+        """(context, batch) for requests that may share contexts: one unified cache."""
+        if self._shared is None:
+            self._shared = self._context(self.n_ctx, SCORE_SEQS, True)
+        return self._shared
+
+    def windows(self, length: int):
+        """(context, batch) for whole windows of up to `length` tokens: SCORE_WINDOWS
+        sequences, each with a cache stream of its own of `length` cells (rounded up to
+        256, llama.cpp's padding), made again only if a longer window comes."""
+        cells = -(-length // 256) * 256
+        if self._windows is None or self._windows[2] < cells:
+            if self._windows is not None:
+                self._windows[1].close()
+                self._windows[0].close()
+            ctx, batch = self._context(cells * SCORE_WINDOWS, SCORE_WINDOWS, False)
+            self._windows = (ctx, batch, cells)
+        return self._windows[:2]
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[ScoreResult]:
         """Log-likelihood of each continuation given its context (see the module docstring).
@@ -72,31 +101,38 @@ class LlamaScorer:
                 raise BenchError(f"context + continuation ({len(r.context) + len(r.continuation)}"
                                  f" tokens) exceeds n_ctx {n_ctx}")
         results: list[ScoreResult | None] = [None] * len(requests)
-        ctx = self.ctx
-        windows = all(r.whole for r in requests)
-        max_rows = min(SCORE_WINDOW_ROWS, SCORE_WINDOW_BYTES // (4 * self.n_vocab)) \
-            if windows else SCORE_ROWS
+        windows = bool(requests) and all(r.whole for r in requests)
+        if windows:
+            longest = max(len(r.context) + len(r.continuation) for r in requests)
+            ctx, llama_batch = self.windows(longest)
+            max_rows = min(SCORE_WINDOW_ROWS, SCORE_WINDOW_BYTES // (4 * self.n_vocab))
+            limits = {"max_tokens": SCORE_WINDOWS * self._windows[2],
+                      "max_seqs": SCORE_WINDOWS, "max_parts": SCORE_WINDOWS}
+        else:
+            ctx, llama_batch = self.shared()
+            max_rows = SCORE_ROWS
+            limits = {"max_tokens": min(SCORE_TOKENS, n_ctx), "max_seqs": SCORE_SEQS,
+                      "max_parts": SCORE_CONTEXTS}
+        b = llama_batch.batch
         try:
-            for batch in pack(requests, max_tokens=min(SCORE_TOKENS, n_ctx),
-                              max_seqs=SCORE_SEQS, max_rows=max_rows,
-                              max_parts=SCORE_WINDOWS if windows else SCORE_CONTEXTS):
+            for batch in pack(requests, max_rows=max_rows, **limits):
                 ctx.kv_cache_clear()
                 if batch.n_rows > max(SCORE_ROWS, max_rows):  # one long request: bound
                     # the logits kept
                     (i,) = batch.parts[0].indices
-                    results[i] = self._score_in_slices(ctx, requests[i])
+                    results[i] = self._score_in_slices(ctx, b, requests[i])
                     continue
-                for i, res in self._decode_packed(ctx, batch, requests).items():
+                for i, res in self._decode_packed(ctx, b, batch, requests).items():
                     results[i] = res
         finally:
             ctx.kv_cache_clear()
         return results  # type: ignore[return-value]
 
-    def _decode_packed(self, ctx, batch, requests) -> dict[int, ScoreResult]:
-        """One llama_decode of a packed batch; ScoreResult of each request in it."""
+    def _decode_packed(self, ctx, b, batch, requests) -> dict[int, ScoreResult]:
+        """One llama_decode of a packed batch (into llama_batch b); ScoreResult of each
+        request in it."""
         from harness.backends.scoring import RowStats, ScoreAccumulator
 
-        b = self.batch.batch
         j = 0
         for part in batch.parts:
             ctx_tokens = requests[part.indices[0]].context
@@ -130,14 +166,13 @@ class LlamaScorer:
                 out[i] = acc.result()
         return out
 
-    def _score_in_slices(self, ctx, request: ScoreRequest) -> ScoreResult:
+    def _score_in_slices(self, ctx, b, request: ScoreRequest) -> ScoreResult:
         """One request in one sequence, fed SCORE_ROWS tokens per llama_decode (the KV cache
         carries over), so no more than SCORE_ROWS logits rows exist at a time."""
         from harness.backends.scoring import RowStats, ScoreAccumulator
 
         full = list(request.context) + list(request.continuation)
         first = len(request.context) - 1  # the first position whose logits are needed
-        b = self.batch.batch
         acc = ScoreAccumulator()
         for start in range(0, len(full) - 1, SCORE_ROWS):
             stop = min(start + SCORE_ROWS, len(full) - 1)
@@ -170,8 +205,8 @@ class LlamaScorer:
         tokens = list(tokens)
         if not 0 < len(tokens) <= self.n_ctx:
             raise BenchError(f"logits() takes 1 to n_ctx={self.n_ctx} tokens")
-        ctx = self.ctx
-        b = self.batch.batch
+        ctx, llama_batch = self.shared()
+        b = llama_batch.batch
         for j, tok in enumerate(tokens):
             put(b, j, tok, j, (0,), True)
         ctx.kv_cache_clear()
@@ -181,5 +216,8 @@ class LlamaScorer:
             ctx.kv_cache_clear()
 
     def close(self) -> None:
-        self.batch.close()
-        self.ctx.close()
+        for held in (self._shared, self._windows):
+            if held is not None:
+                held[1].close()
+                held[0].close()
+        self._shared = self._windows = None
