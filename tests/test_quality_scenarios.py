@@ -210,8 +210,10 @@ def test_shared_leading_tokens_are_context_for_acc_per_token():
     reqs, shared = multiple_choice.item_requests(b, item, [])
     assert shared == 4
     ctx = tuple(b"Q: xx ")
-    assert reqs == [ScoreRequest(ctx, tuple(b"yy")), ScoreRequest(ctx, tuple(b"z")),
-                    ScoreRequest(tuple(b"Q:"), tuple(b" xx "))]
+    # whole: each ending's last token is fed too, as llama-perplexity feeds it
+    assert reqs == [ScoreRequest(ctx, tuple(b"yy"), whole=True),
+                    ScoreRequest(ctx, tuple(b"z"), whole=True),
+                    ScoreRequest(tuple(b"Q:"), tuple(b" xx "), whole=True)]
     out = metrics(quality.run(b, task={"kind": "multiple_choice"}, items=[item]))
     # per token, llama.cpp style: -0.4 vs -0.5 -> choice 0 (with the shared part it would be 1)
     assert out["acc_per_token"] == (1.0,)
@@ -230,7 +232,7 @@ def test_each_call_sends_an_items_choices_with_one_shared_context():
     for i, call in enumerate(b.calls):
         ctx = tuple(f"Question {i}: ".encode())  # the shared space moved into the context
         assert [r.context for r in call[:4]] == [ctx] * 4
-        assert call[4] == ScoreRequest(tuple(f"Question {i}:".encode()), (32,))
+        assert call[4] == ScoreRequest(tuple(f"Question {i}:".encode()), (32,), whole=True)
     b.calls.clear()
     quality.run(b, task={"kind": "multiple_choice", "items_per_call": 2}, items=items)
     assert [len(c) for c in b.calls] == [10, 10, 5]

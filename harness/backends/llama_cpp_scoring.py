@@ -101,7 +101,10 @@ class LlamaScorer:
                 raise BenchError(f"context + continuation ({len(r.context) + len(r.continuation)}"
                                  f" tokens) exceeds n_ctx {n_ctx}")
         results: list[ScoreResult | None] = [None] * len(requests)
-        windows = bool(requests) and all(r.whole for r in requests)
+        # whole requests that share no context are windows; multiple-choice requests are
+        # whole too (llama-perplexity feeds every ending's last token) but share contexts
+        windows = (bool(requests) and all(r.whole for r in requests)
+                   and len({r.context for r in requests}) == len(requests))
         if windows:
             longest = max(len(r.context) + len(r.continuation) for r in requests)
             ctx, llama_batch = self.windows(longest)

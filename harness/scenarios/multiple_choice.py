@@ -18,7 +18,8 @@ standard error lm-evaluation-harness reports); ties go to the first choice (np.a
 
 All choices of an item go to the backend in one score() call (several items per call,
 `items_per_call`), each item's requests adjacent and sharing one context, so a backend can
-evaluate that context once. When every continuation starts with the same tokens, those
+evaluate that context once. Requests are `whole`: llama-perplexity feeds each ending's
+last token too, and llama.cpp's flash-attention rounding depends on the batch's layout. When every continuation starts with the same tokens, those
 tokens move into the shared context and one more request scores them (for acc/acc_norm).
 """
 
@@ -67,12 +68,12 @@ def item_requests(backend: Backend, item: dict, bos: list[int]
     ctx = pairs[0][0]
     conts = [cont for _, cont in pairs]
     if any(c != ctx for c, _ in pairs):  # only after whitespace moved differently
-        return [ScoreRequest(tuple(c), tuple(t)) for c, t in pairs], 0
+        return [ScoreRequest(tuple(c), tuple(t), whole=True) for c, t in pairs], 0
     k = shared_prefix(conts) if len(conts) > 1 else 0
     context = tuple(ctx + conts[0][:k])
-    reqs = [ScoreRequest(context, tuple(c[k:])) for c in conts]
+    reqs = [ScoreRequest(context, tuple(c[k:]), whole=True) for c in conts]
     if k:
-        reqs.append(ScoreRequest(tuple(ctx), tuple(conts[0][:k])))
+        reqs.append(ScoreRequest(tuple(ctx), tuple(conts[0][:k]), whole=True))
     return reqs, k
 
 
