@@ -213,3 +213,26 @@ def test_depth_fills_the_context_before_the_prompt(backend):
     assert at_depth == list(backend.generate(first + second, 12, ignore_eos=True))
     with pytest.raises(Exception, match="exceed n_ctx"):
         backend.generate(second, 8, depth=[first[0]] * 510)
+
+
+def test_a_rider_is_scored_from_its_hosts_rows_in_the_hosts_call(backend, monkeypatch):
+    """A request whose context + continuation is another's context (a multiple-choice
+    item's shared start) takes no model call of its own and scores as it does alone."""
+    from harness.backends import llama_cpp_scoring as S
+    from harness.backends.base import ScoreRequest
+
+    ctx = tuple(backend.tokenize("The weather today is", add_special=True))
+    shared = tuple(backend.tokenize(" cold and"))
+    host = ctx + shared
+    endings = [tuple(backend.tokenize(t)) for t in (" windy.", " rainy outside.", " grey.")]
+    reqs = [ScoreRequest(host, e, whole=True) for e in endings]
+    rider = ScoreRequest(ctx, shared, whole=True)
+    calls = []
+    real = S.LlamaScorer._decode_rows
+    monkeypatch.setattr(S.LlamaScorer, "_decode_rows",
+                        lambda self, *a: calls.append(a[2]) or real(self, *a))
+    together = backend.score(reqs + [rider])
+    assert len(calls) == 1  # host and rider in one call
+    alone = backend.score([rider])[0]
+    assert together[-1].logprob == pytest.approx(alone.logprob, abs=2e-3)
+    assert together[:3] == backend.score(reqs)  # the host's own results are untouched

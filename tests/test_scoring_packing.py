@@ -118,3 +118,9 @@ def test_whole_windows_feed_their_last_token_and_four_fill_2048_tokens():
     plain = [ScoreRequest(w.context, w.continuation) for w in wins]
     (first, *_) = pack(plain, max_tokens=2048, max_seqs=64, max_rows=1024, max_parts=4)
     assert first.n_tokens == 4 * 511  # without `whole` the last token is not fed
+
+
+def test_skipped_requests_are_left_out_of_every_batch():
+    reqs = [R([1, 2], [3]), R([1, 2], [4, 5]), R([1], [2]), R([7], [8])]
+    batches = list(pack(reqs, skip={2}, **LIMITS))
+    assert covered(batches) == [0, 1, 3]

@@ -40,6 +40,21 @@ SCORE_WINDOW_ROWS = 1024
 SCORE_WINDOW_BYTES = 256 * 2**20
 
 
+def find_riders(requests: Sequence[ScoreRequest]) -> dict[int, tuple]:
+    """Requests whose context + continuation is another request's whole context (the
+    shared start of a multiple-choice item's endings): {index: that context}. Their
+    log-likelihood comes from rows at that context's positions, in the same model call,
+    instead of a call of their own that would evaluate their context again."""
+    contexts = {r.context for r in requests}
+    riders = {}
+    for i, r in enumerate(requests):
+        if r.continuation:
+            host = tuple(r.context) + tuple(r.continuation)
+            if host in contexts:
+                riders[i] = host
+    return riders
+
+
 def put(b, j: int, tok: int, pos: int, seqs: Sequence[int], logits: bool) -> None:
     """Token j of llama_batch b: id, position, the sequences it belongs to, logits wanted."""
     b.token[j], b.pos[j], b.n_seq_id[j], b.logits[j] = tok, pos, len(seqs), logits
@@ -117,31 +132,44 @@ class LlamaScorer:
             limits = {"max_tokens": min(SCORE_TOKENS, n_ctx), "max_seqs": SCORE_SEQS,
                       "max_parts": SCORE_CONTEXTS}
         b = llama_batch.batch
+        riders = {} if windows else find_riders(requests)
         try:
-            for batch in pack(requests, max_rows=max_rows, **limits):
+            for batch in pack(requests, max_rows=max_rows, skip=riders, **limits):
                 ctx.kv_cache_clear()
                 if batch.n_rows > max(SCORE_ROWS, max_rows):  # one long request: bound
                     # the logits kept
                     (i,) = batch.parts[0].indices
                     results[i] = self._score_in_slices(ctx, b, requests[i])
                     continue
-                for i, res in self._decode_packed(ctx, b, batch, requests).items():
+                rides = [i for i, host in riders.items()
+                         if results[i] is None and len(batch.parts) == 1
+                         and host == requests[batch.parts[0].indices[0]].context]
+                for i, res in self._decode_packed(ctx, b, batch, requests, rides).items():
                     results[i] = res
+            for i in riders:  # a host part too big to carry it: scored on its own
+                if results[i] is None:
+                    (results[i],) = self.score([requests[i]])
         finally:
             ctx.kv_cache_clear()
         return results  # type: ignore[return-value]
 
-    def _decode_packed(self, ctx, b, batch, requests) -> dict[int, ScoreResult]:
+    def _decode_packed(self, ctx, b, batch, requests, rides=()) -> dict[int, ScoreResult]:
         """One llama_decode of a packed batch (into llama_batch b); ScoreResult of each
-        request in it."""
+        request in it, and of each rider in `rides` (its rows are the single part's context
+        positions that predict the rider's continuation, ahead of the part's own rows)."""
         from harness.backends.scoring import RowStats, ScoreAccumulator
 
+        ride_rows: set[int] = set()
+        for i in rides:
+            start = len(requests[i].context) - 1
+            ride_rows.update(range(start, start + len(requests[i].continuation)))
+        n_ride = len(ride_rows)
         j = 0
         for part in batch.parts:
             ctx_tokens = requests[part.indices[0]].context
             seqs = range(part.first_seq, part.first_seq + len(part.indices))
             for p, tok in enumerate(ctx_tokens):
-                put(b, j, tok, p, seqs, p == len(ctx_tokens) - 1)
+                put(b, j, tok, p, seqs, p == len(ctx_tokens) - 1 or p in ride_rows)
                 j += 1
             for s, i in zip(seqs, part.indices):
                 cont = requests[i].continuation
@@ -153,10 +181,18 @@ class LlamaScorer:
                     j += 1
         if j != batch.n_tokens:
             raise AssertionError("packing and batch disagree")  # a bug, not bad input
-        stats = RowStats(self._decode_rows(ctx, b, j, batch.n_rows))
+        stats = RowStats(self._decode_rows(ctx, b, j, batch.n_rows + n_ride))
         out: dict[int, ScoreResult] = {}
+        order = sorted(ride_rows)  # context positions with rows, in output order
+        for i in rides:
+            start = len(requests[i].context) - 1
+            cont = requests[i].continuation
+            acc = ScoreAccumulator()
+            acc.add_picked(stats, [order.index(p) for p in range(start, start + len(cont))],
+                           cont)
+            out[i] = acc.result()
         for part in batch.parts:
-            row = part.first_row
+            row = part.first_row + n_ride
             shared = row  # the context's last position predicts every first token
             row += 1
             for i in part.indices:

@@ -75,12 +75,13 @@ def split_group(requests: Sequence[ScoreRequest], indices: list[int], max_tokens
 
 
 def pack(requests: Sequence[ScoreRequest], *, max_tokens: int, max_seqs: int,
-         max_rows: int, max_parts: int) -> Iterator[Batch]:
-    """Batches covering every request exactly once, at most max_parts parts (contexts)
-    in each."""
+         max_rows: int, max_parts: int, skip=()) -> Iterator[Batch]:
+    """Batches covering every request exactly once (but those in `skip`), at most
+    max_parts parts (contexts) in each."""
     groups: dict[tuple[int, ...], list[int]] = {}
     for i, r in enumerate(requests):
-        groups.setdefault(tuple(r.context), []).append(i)
+        if i not in skip:
+            groups.setdefault(tuple(r.context), []).append(i)
     batch = Batch()
     for indices in groups.values():
         for part in split_group(requests, indices, max_tokens, max_seqs, max_rows):
