@@ -10,10 +10,11 @@ Differences that remain by definition: the harness's prefill (prompt / TTFT) inc
 sampling the first token; its decode excludes the first generated token (llama-bench's tg
 counts all n). Both are tiny against 512 prompt or 127 generated tokens.
 
-Each round runs llama-bench (-r REPS) and the harness (REPS repetitions, one worker) once,
-the order alternating between rounds; the ratio harness / llama-bench of each round's
-medians goes into a t-interval over rounds. llama-bench is not part of this project:
-build it from the llama.cpp that the installed llama-cpp-python's sdist carries:
+Each round measures each figure with llama-bench (-r REPS, that test alone) and with the
+harness (REPS repetitions, one worker), back to back, the order alternating between rounds;
+the ratio harness / llama-bench of each pair of medians goes into a t-interval over rounds.
+llama-bench is not part of this project: build it from the llama.cpp that the installed
+llama-cpp-python's sdist carries:
 
     pip download --no-binary :all: --no-deps llama-cpp-python==$(pip show llama-cpp-python | sed -n 's/^Version: //p')
     tar xzf llama_cpp_python-*.tar.gz && cd llama_cpp_python-*/vendor/llama.cpp
@@ -43,37 +44,34 @@ TARGET = 0.98
 FIGURES = ("pp512", "tg128", "tg128@d512")
 
 
-def llama_bench(exe: str, model: Path, threads: int, reps: int, fa: str) -> dict[str, float]:
-    """Median tokens/s per figure from one llama-bench run (JSON output)."""
-    cmd = [exe, "-m", str(model), "-t", str(threads), "-p", "512", "-n", "128", "-d", "0,512",
-           "-r", str(reps), "-fa", fa, "-o", "json"]
+#: each figure as llama-bench flags and as the harness's (prompt, gen, depth)
+SHAPES = {"pp512": (["-p", "512", "-n", "0", "-d", "0"], (512, 2, 0)),
+          "tg128": (["-p", "0", "-n", "128", "-d", "0"], (1, 128, 0)),
+          "tg128@d512": (["-p", "0", "-n", "128", "-d", "512"], (1, 128, 512))}
+
+
+def llama_bench(exe: str, model: Path, threads: int, reps: int, fa: str, figure: str) -> float:
+    """Median tokens/s of one figure from one llama-bench run (JSON output)."""
+    cmd = [exe, "-m", str(model), "-t", str(threads), *SHAPES[figure][0], "-r", str(reps),
+           "-fa", fa, "-o", "json"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    figures = {}
-    for test in json.loads(out):
-        name = (f"pp{test['n_prompt']}" if test["n_prompt"] else f"tg{test['n_gen']}")
-        if test["n_depth"]:
-            name += f"@d{test['n_depth']}"
-        figures[name] = statistics.median(test["samples_ts"])
-    return {k: figures[k] for k in FIGURES}
+    (test,) = json.loads(out)
+    return statistics.median(test["samples_ts"])
 
 
-def harness(model: str, threads: int, reps: int, fa: str, out: Path) -> dict[str, float]:
-    """Median tokens/s per figure from one harness run (one worker, llama_cpp)."""
+def harness(model: str, threads: int, reps: int, fa: str, out: Path, figure: str) -> float:
+    """Median tokens/s of one figure from one harness run (one worker, llama_cpp)."""
     from harness import api
 
-    def one(prompts, gens, depths) -> list:
-        request = api.RunRequest(models=(model,), backends=("llama_cpp",), threads=(threads,),
-                                 prompts=prompts, gens=gens, depths=depths, reps=reps,
-                                 warmup=1, tasks=(), options={"flash_attn": fa})
-        result = api.execute(api.plan(request), out_dir=out, log=lambda m: None)
-        if result.failed:
-            raise SystemExit(f"harness run failed: {result.failed[0].error}")
-        return result.records
-
-    (pp,) = one((512,), (2,), (0,))
-    tg0, tg512 = sorted(one((1,), (128,), (0, 512)), key=lambda r: r.params.get("depth", 0))
-    return {"pp512": pp.stat("prefill_tps"), "tg128": tg0.stat("decode_tps"),
-            "tg128@d512": tg512.stat("decode_tps")}
+    p, g, d = SHAPES[figure][1]
+    request = api.RunRequest(models=(model,), backends=("llama_cpp",), threads=(threads,),
+                             prompts=(p,), gens=(g,), depths=(d,), reps=reps, warmup=1,
+                             tasks=(), options={"flash_attn": fa})
+    result = api.execute(api.plan(request), out_dir=out, log=lambda m: None)
+    if result.failed:
+        raise SystemExit(f"harness run failed: {result.failed[0].error}")
+    (record,) = result.records
+    return record.stat("prefill_tps" if figure.startswith("pp") else "decode_tps")
 
 
 def t_interval(xs: list[float]) -> tuple[float, float]:
@@ -106,17 +104,19 @@ def main() -> int:
     rows = {f: {"harness": [], "llama-bench": [], "ratio": []} for f in FIGURES}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
-            order = ["llama-bench", "harness"] if r % 2 == 0 else ["harness", "llama-bench"]
-            got = {}
-            for who in order:
-                got[who] = (llama_bench(args.llama_bench, path, args.threads, args.reps,
-                                        args.flash_attn) if who == "llama-bench"
-                            else harness(args.model or spec.id, args.threads, args.reps,
-                                         args.flash_attn, Path(tmp)))
+            # figure by figure, so the two sides of a ratio are measured seconds apart (this
+            # kind of VM drifts by several per cent over minutes); the order alternates
             for f in FIGURES:
-                rows[f]["harness"].append(got["harness"][f])
-                rows[f]["llama-bench"].append(got["llama-bench"][f])
-                rows[f]["ratio"].append(got["harness"][f] / got["llama-bench"][f])
+                order = ["llama-bench", "harness"] if r % 2 == 0 else ["harness", "llama-bench"]
+                got = {}
+                for who in order:
+                    got[who] = (llama_bench(args.llama_bench, path, args.threads, args.reps,
+                                            args.flash_attn, f) if who == "llama-bench"
+                                else harness(args.model or spec.id, args.threads, args.reps,
+                                             args.flash_attn, Path(tmp), f))
+                rows[f]["harness"].append(got["harness"])
+                rows[f]["llama-bench"].append(got["llama-bench"])
+                rows[f]["ratio"].append(got["harness"] / got["llama-bench"])
             print(f"  round {r + 1}/{args.rounds}: " + ", ".join(
                 f"{f} {rows[f]['ratio'][-1]:.3f}" for f in FIGURES), file=sys.stderr, flush=True)
     print(f"load average after: {os.getloadavg()}", file=sys.stderr)
