@@ -91,9 +91,9 @@ class LlamaScorer:
         return self._shared
 
     def windows(self, length: int):
-        """(context, batch) for whole windows of up to `length` tokens: SCORE_WINDOWS
-        sequences, each with a cache stream of its own of `length` cells (rounded up to
-        256, llama.cpp's padding), made again only if a longer window comes."""
+        """(context, batch, cells) for whole windows of up to `length` tokens: SCORE_WINDOWS
+        sequences, each with a cache stream of its own of `cells` = `length` rounded up to
+        256 (llama.cpp's padding), made again only if a longer window comes."""
         cells = -(-length // 256) * 256
         if self._windows is None or self._windows[2] < cells:
             if self._windows is not None:
@@ -101,7 +101,7 @@ class LlamaScorer:
                 self._windows[0].close()
             ctx, batch = self._context(cells * SCORE_WINDOWS, SCORE_WINDOWS, False)
             self._windows = (ctx, batch, cells)
-        return self._windows[:2]
+        return self._windows
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[ScoreResult]:
         """Log-likelihood of each continuation given its context (see the module docstring).
@@ -122,9 +122,9 @@ class LlamaScorer:
                    and len({r.context for r in requests}) == len(requests))
         if windows:
             longest = max(len(r.context) + len(r.continuation) for r in requests)
-            ctx, llama_batch = self.windows(longest)
+            ctx, llama_batch, cells = self.windows(longest)
             max_rows = min(SCORE_WINDOW_ROWS, SCORE_WINDOW_BYTES // (4 * self.n_vocab))
-            limits = {"max_tokens": SCORE_WINDOWS * self._windows[2],
+            limits = {"max_tokens": SCORE_WINDOWS * cells,
                       "max_seqs": SCORE_WINDOWS, "max_parts": SCORE_WINDOWS}
         else:
             ctx, llama_batch = self.shared()
@@ -183,13 +183,12 @@ class LlamaScorer:
             raise AssertionError("packing and batch disagree")  # a bug, not bad input
         stats = RowStats(self._decode_rows(ctx, b, j, batch.n_rows + n_ride))
         out: dict[int, ScoreResult] = {}
-        order = sorted(ride_rows)  # context positions with rows, in output order
+        row_of = {p: k for k, p in enumerate(sorted(ride_rows))}  # rows in output order
         for i in rides:
             start = len(requests[i].context) - 1
             cont = requests[i].continuation
             acc = ScoreAccumulator()
-            acc.add_picked(stats, [order.index(p) for p in range(start, start + len(cont))],
-                           cont)
+            acc.add_picked(stats, [row_of[p] for p in range(start, start + len(cont))], cont)
             out[i] = acc.result()
         for part in batch.parts:
             row = part.first_row + n_ride

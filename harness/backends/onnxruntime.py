@@ -5,8 +5,9 @@ The loop binds everything through IOBinding, so the cache never leaves onnxrunti
 buffers and is never copied by Python:
 - models whose genai_config says past_present_share_buffer (GroupQueryAttention, what the
   onnxruntime-genai builder makes for CPU) get one preallocated buffer per layer, bound
-  as both past and present input/output, updated in place; the attention mask spans the
-  whole buffer with ones over the filled positions (what onnxruntime-genai does);
+  as both past and present input/output, updated in place; the attention mask (ones) is
+  bound as long as what the cache holds, as onnxruntime-genai binds it (GroupQueryAttention
+  takes its total length from the mask's shape);
 - other models get the present OrtValues of one step bound as the next step's past.
 Decode steps reuse one input-id buffer and one logits buffer; only the last position's
 logits are read. Greedy: argmax; with ignore_eos the end-of-sequence logits are masked
@@ -189,12 +190,10 @@ class KVSequence:
                 value = ort.OrtValue.ortvalue_from_shape_and_type(shape, spec.kv_type)
                 io.bind_ortvalue_input(past, value)
                 io.bind_ortvalue_output(present, value)
-            self._mask = np.zeros((1, capacity), spec.mask_type)
-            self._bind(io.bind_input, spec.mask, self._mask)
         else:
             empty = np.zeros(spec.kv_shape, spec.kv_type)
             self._cache = [ort.OrtValue.ortvalue_from_numpy(empty) for _ in spec.past]
-            self._mask = np.ones((1, capacity), spec.mask_type)
+        self._mask = np.ones((1, capacity), spec.mask_type)  # bound as [:, :length]
         self._ids1 = np.zeros((1, 1), spec.ids_type)
         self._logits1 = np.zeros((1, 1, spec.vocab), spec.logits_type)
 
@@ -206,14 +205,8 @@ class KVSequence:
     def _run(self, n: int) -> None:
         """Run n new tokens (already bound) at positions [length, length + n)."""
         spec, io, end = self._spec, self._io, self.length + n
-        if spec.share_buffer:
-            # The mask is as long as what the cache holds, as onnxruntime-genai binds it:
-            # GroupQueryAttention takes its total length from the mask's shape, and a
-            # capacity-long mask makes it size (and clear) attention over the whole buffer.
-            self._mask[0, self.length:end] = 1
-            self._bind(io.bind_input, spec.mask, self._mask[:, :end])
-        else:
-            self._bind(io.bind_input, spec.mask, self._mask[:, :end])
+        self._bind(io.bind_input, spec.mask, self._mask[:, :end])
+        if not spec.share_buffer:
             shape = spec.kv_shape[:2] + (end,) + spec.kv_shape[3:]
             present = [self._ort.OrtValue.ortvalue_from_shape_and_type(shape, spec.kv_type)
                        for _ in spec.present]
@@ -255,8 +248,6 @@ class KVSequence:
     def rewind(self, mark) -> None:
         """Forget every token appended after mark()."""
         length, cache = mark
-        if self._spec.share_buffer:
-            self._mask[0, length:self.length] = 0
-        else:
+        if not self._spec.share_buffer:
             self._cache = cache
         self.length = length

@@ -19,8 +19,9 @@ standard error lm-evaluation-harness reports); ties go to the first choice (np.a
 All choices of an item go to the backend in one score() call (several items per call,
 `items_per_call`), each item's requests adjacent and sharing one context, so a backend can
 evaluate that context once. Requests are `whole`: llama-perplexity feeds each ending's
-last token too, and llama.cpp's flash-attention rounding depends on the batch's layout. When every continuation starts with the same tokens, those
-tokens move into the shared context and one more request scores them (for acc/acc_norm).
+last token too, and llama.cpp's flash-attention rounding depends on the batch's layout.
+When every continuation starts with the same tokens, those tokens move into the shared
+context and one more request scores them (for acc/acc_norm).
 """
 
 from __future__ import annotations
