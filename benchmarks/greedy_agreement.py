@@ -36,14 +36,13 @@ def main() -> int:
     from harness.data import tasks
     from harness.prepare import prepare_onnx
     from harness.scenarios.common import bos_ids
-    from harness.scenarios.parity import GREEDY_TOKENS, first_difference, greedy_prompts
+    from harness.scenarios.parity import GREEDY_TOKENS, first_difference, greedy_continuations
 
     path, digest = default_model()
     text = tasks.prepare(tasks.load_task(args.task))["items"][0]["text"]
 
     def continuations(backend) -> list[list[int]]:
-        prompts = greedy_prompts(bos_ids(backend), backend.tokenize(text))
-        out = [list(backend.generate(p, GREEDY_TOKENS, ignore_eos=True)) for p in prompts]
+        out = greedy_continuations(backend, bos_ids(backend), backend.tokenize(text))
         backend.close()
         return out
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from conftest import run_cli
+from conftest import ROOT, run_cli
 from harness.leaderboard import build as lb
 from harness.leaderboard.inputs import collect
-from harness.leaderboard.publish import PAGE_FILES
+from harness.leaderboard.publish import PAGE_FILES, write_page
 from harness.records import MAX_RECORD_BYTES, Record, write_json
 from harness.leaderboard.rank import policy
 from helpers import T0, quality_record, speed_record
@@ -265,3 +265,12 @@ def test_module_import_is_light():
             "heavy = {'jsonschema', 'numpy', 'psutil'} & set(sys.modules); "
             "assert not heavy, heavy")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_published_leaderboard_is_what_the_page_writer_makes_of_its_json(tmp_path):
+    """results/leaderboard/ holds copies of the page files: they must not drift from
+    harness/leaderboard/page/ (rewrite them with `sllm-bench leaderboard --html`)."""
+    published = ROOT / "results" / "leaderboard"
+    write_page(tmp_path, json.loads((published / "leaderboard.json").read_text("utf-8")))
+    for name in (*PAGE_FILES, "leaderboard.json"):
+        assert (tmp_path / name).read_bytes() == (published / name).read_bytes(), name

@@ -49,6 +49,13 @@ def greedy_prompts(bos: list[int], text_ids: list[int]) -> list[list[int]]:
     return out
 
 
+def greedy_continuations(backend: Backend, bos: list[int], text_ids: list[int]
+                         ) -> list[list[int]]:
+    """GREEDY_TOKENS greedy ids (end-of-sequence ignored) after each greedy prompt."""
+    return [list(backend.generate(p, GREEDY_TOKENS, ignore_eos=True))
+            for p in greedy_prompts(bos, text_ids)]
+
+
 def first_difference(a: list[int], b: list[int]) -> int:
     """Index of the first differing token of two continuations; their common length when
     one is a prefix of the other."""
@@ -70,8 +77,7 @@ def run(backend: Backend, *, task: dict, text: str, n_tokens: int, out_path: str
     np.save(out_path, rows)
     details: dict = {"ids": ids}
     if "generate" in backend.capabilities:
-        details["greedy"] = [list(backend.generate(p, GREEDY_TOKENS, ignore_eos=True))
-                             for p in greedy_prompts(bos, text_ids)]
+        details["greedy"] = greedy_continuations(backend, bos, text_ids)
     if on_repetition:
         on_repetition(1)
     return [Measurement("parity_tokens", "tokens", True, (float(len(ids)),))], details
