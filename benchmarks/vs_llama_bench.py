@@ -22,7 +22,7 @@ llama-cpp-python's sdist carries:
     cmake --build build -j --target llama-bench llama-perplexity
 
     python benchmarks/vs_llama_bench.py --llama-bench PATH [--rounds 3] [--reps 5]
-        [--threads 2] [--flash-attn auto|on|off] [--model ID|PATH]
+        [--threads 2] [--flash-attn auto|on|off] [--model ID|PATH] [--figures tg128 ...]
 Measure on a quiet machine (load average well below 1): nothing else may run.
 """
 
@@ -93,6 +93,8 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--flash-attn", choices=("auto", "on", "off"), default="auto")
+    ap.add_argument("--figures", nargs="+", choices=FIGURES, default=list(FIGURES),
+                    help="which figures to measure (default: all three)")
     args = ap.parse_args()
     from harness.engine import resolve
     from harness.models import resolve as resolve_file
@@ -101,12 +103,13 @@ def main() -> int:
     spec = resolve.model_spec(cat, args.model or cat.default)
     path, _ = resolve_file(spec, cat_path.parent)
     print(f"load average before: {os.getloadavg()}", file=sys.stderr)
-    rows = {f: {"harness": [], "llama-bench": [], "ratio": []} for f in FIGURES}
+    figures = [f for f in FIGURES if f in args.figures]
+    rows = {f: {"harness": [], "llama-bench": [], "ratio": []} for f in figures}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
             # figure by figure, so the two sides of a ratio are measured seconds apart (this
             # kind of VM drifts by several per cent over minutes); the order alternates
-            for f in FIGURES:
+            for f in figures:
                 order = ["llama-bench", "harness"] if r % 2 == 0 else ["harness", "llama-bench"]
                 got = {}
                 for who in order:
@@ -118,14 +121,14 @@ def main() -> int:
                 rows[f]["llama-bench"].append(got["llama-bench"])
                 rows[f]["ratio"].append(got["harness"] / got["llama-bench"])
             print(f"  round {r + 1}/{args.rounds}: " + ", ".join(
-                f"{f} {rows[f]['ratio'][-1]:.3f}" for f in FIGURES), file=sys.stderr, flush=True)
+                f"{f} {rows[f]['ratio'][-1]:.3f}" for f in figures), file=sys.stderr, flush=True)
     print(f"load average after: {os.getloadavg()}", file=sys.stderr)
     print(f"\n{spec.id}, {args.threads} threads, flash attention {args.flash_attn}, "
           f"{args.rounds} alternating rounds of {args.reps} repetitions\n")
     print("| figure | harness tok/s | llama-bench tok/s | ratio (mean) | 95% t-interval | "
           f"target | met |\n|---|---|---|---|---|---|---|")
     ok = True
-    for f in FIGURES:
+    for f in figures:
         ratio = statistics.mean(rows[f]["ratio"])
         lo, hi = t_interval(rows[f]["ratio"])
         met = ratio >= TARGET
