@@ -43,7 +43,7 @@ T0 = "2026-01-01T00:00:00+00:00"
 
 def speed_record(model="m", backend="llama_cpp", device="host", *, prompt=128, gen=64,
                  threads=2, ttft=50.0, prefill=2560.0, decode=100.0, rss=200.0, size=93.8,
-                 run_id="r1", seq=0, finished=T0, error=None) -> Record:
+                 run_id="r1", seq=0, finished=T0, error=None, options=None) -> Record:
     ms = None if error else [
         Measurement("ttft_ms", "ms", False, (ttft,)),
         Measurement("prefill_tps", "tokens/s", True, (prefill,)),
@@ -61,7 +61,8 @@ def speed_record(model="m", backend="llama_cpp", device="host", *, prompt=128, g
                       backend={"name": backend}, device={"name": device},
                       task={"name": "speed", "version": 1},
                       params={"prompt_tokens": prompt, "gen_tokens": gen, "threads": threads,
-                              "repetitions": 1},
+                              "repetitions": 1,
+                              **({"backend_options": options} if options else {})},
                       env=environment(), measurements=ms, error=error)
     return Record({**rec.to_dict(), "finished_at": finished})
 

@@ -309,7 +309,7 @@ def test_bad_gate_config_is_exit_2_naming_file_and_key(tmp_path, capsys, text, m
 
 # ------------------------------------------------------------------ records and the CLI
 def record(decode=None, *, threads=2, model_sha="a" * 64, host=None, runtimes=None,
-           error=None, prompt=128, rss=200.0, run_id="r1", gbps=75.0) -> Record:
+           error=None, prompt=128, rss=200.0, run_id="r1", gbps=75.0, options=None) -> Record:
     env = environment()
     env = {**env, "host": {**env["host"], **(host or {})},
            "runtimes": {**env["runtimes"], **(runtimes or {})}}
@@ -324,7 +324,8 @@ def record(decode=None, *, threads=2, model_sha="a" * 64, host=None, runtimes=No
                        backend={"name": "llama_cpp"}, device={"name": "host"},
                        task={"name": "speed", "version": 1},
                        params={"prompt_tokens": prompt, "gen_tokens": 64, "threads": threads,
-                               "repetitions": 10, "memory_bandwidth": {"gbps": gbps}},
+                               "repetitions": 10, "memory_bandwidth": {"gbps": gbps},
+                               **({"backend_options": options} if options else {})},
                        env=env, measurements=ms, error=error)
 
 
@@ -406,6 +407,18 @@ def test_ignore_param_compares_across_thread_counts(tmp_path, capsys):
     code, out, _ = gate(capsys, base, cur, "--ignore-param", "threads")
     assert code == 1 and "p128 g64 t2→1 | ttft_ms" in out
     assert "threads differs (2 -> 1), ignored in matching" in out
+
+
+def test_a_set_backend_option_is_another_run_unless_ignored(tmp_path, capsys):
+    base = side(tmp_path, "b", record())
+    cur = side(tmp_path, "c", record(noisy(80.0, seed=5), options={"flash_attn": "off"}))
+    code, out, _ = gate(capsys, base, cur, "--strict")
+    assert code == 1 and "0 run(s) matched" in out
+    assert "only in the current results: m · llama_cpp · host · speed · p128 g64 t2 " \
+           "flash_attn=off" in out
+    code, out, _ = gate(capsys, base, cur, "--ignore-param", "backend_options")
+    assert code == 1 and "1 run(s) matched" in out
+    assert "backend_options differs (none -> flash_attn=off), ignored in matching" in out
 
 
 def test_failed_current_run_fails_and_model_sha_change_is_noted(tmp_path, capsys):

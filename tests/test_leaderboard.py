@@ -52,6 +52,19 @@ def test_latest_result_per_key_wins_and_all_keeps_every_one():
     assert len(doc_all["rows"]) == 3 and doc_all["sources"]["superseded_records"] == 0
 
 
+def test_a_backend_setting_makes_another_row_and_the_page_names_it():
+    default = speed_record(decode=70.0, run_id="a")
+    fa_off = speed_record(decode=60.0, run_id="b", options={"flash_attn": "off"})
+    doc = build([default, fa_off])
+    rows = {json.dumps(r["settings"].get("backend_options")): r for r in doc["rows"]}
+    assert len(doc["rows"]) == 2 and doc["sources"]["superseded_records"] == 0
+    assert rows['{"flash_attn": "off"}']["speed"]["decode_tps"] == 60.0
+    assert rows["null"]["speed"]["decode_tps"] == 70.0  # no setting: no key, as before
+    assert len({r["group"] for r in doc["rows"]}) == 1  # the same workload: ranked together
+    page = (files("harness.leaderboard") / "page" / "app.js").read_text(encoding="utf-8")
+    assert "settings.backend_options" in page
+
+
 def test_failed_other_and_duplicate_records_are_counted_not_rows():
     ok = speed_record()
     failed = speed_record(backend="onnxruntime", seq=1, error={"kind": "crash", "message": "x"})

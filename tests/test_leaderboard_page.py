@@ -49,6 +49,8 @@ def records() -> list:
         speed("smollm2", "llama_cpp", device=HOST, threads=2, decode=160.0, seq=6),
         speed(HOSTILE, "llama_cpp", decode=40.0, rss=300.0, seq=7),
         speed(HOSTILE_GLOBAL, HOSTILE_BACKEND, decode=30.0, rss=310.0, seq=8),
+        speed("smollm2", "llama_cpp", decode=140.0, rss=210.0, seq=9,
+              options={"flash_attn": "off"}),  # --set: its own row
         parity(precision="gguf", kl=0.004, top1=0.98, model="smollm2", run_id="p1"),
         parity(precision="int4-rtn", kl=0.349, top1=0.624, ppl=32.2, model="smollm2",
                run_id="p2"),
@@ -146,7 +148,7 @@ def test_opened_from_disk_the_page_shows_its_rows(page, site):
     section = canonical_laptop(page)
     assert section.find_element(By.TAG_NAME, "h2").text.startswith(CANON)
     models = [r["model"] for r in rows_of(section)]
-    assert models.count("smollm2") == 4 and HOSTILE in models
+    assert models.count("smollm2") == 5 and HOSTILE in models
     assert page.find_element(By.ID, "error").get_attribute("hidden") == "true"
 
 
@@ -166,6 +168,7 @@ def test_broken_port_is_unranked_and_says_why(page):
                                    "used 0.8 of the 2 pinned cores")
     assert "(via onnxruntime)" in contended["quality"]  # ort_genai cannot score
     assert rows["llama_cpp"]["rank"] in ("1", "2")
+    assert rows["llama_cpp flash_attn=off"]["decode"] == "140.0"  # a --set row, not folded
     # the rule is written next to the score
     rules = page.find_element(By.ID, "rules").text
     assert "mean KL <= 0.05 nats and top-1 agreement >= 0.9" in rules

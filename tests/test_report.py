@@ -183,3 +183,12 @@ def test_modules_stay_small():
     folder = Path(__file__).resolve().parent.parent / "harness" / "report"
     for path in folder.glob("*.py"):
         assert len(path.read_text().splitlines()) < 400, path.name
+
+
+def test_a_set_backend_option_is_named_beside_the_backend():
+    from harness.report.collect import backend_label
+    from helpers import speed_record
+
+    assert backend_label(speed_record()) == "llama_cpp"
+    assert backend_label(speed_record(options={"flash_attn": "off", "n_batch": 512})) == \
+        "llama_cpp flash_attn=off n_batch=512"

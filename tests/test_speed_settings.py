@@ -60,3 +60,15 @@ def test_settings_reach_the_backend(project):
     assert json.loads(r.stdout)["status"] == "ok"
     run_json = json.loads(next((project / "out").iterdir()).joinpath("run.json").read_text())
     assert run_json["request"]["options"] == {"decode_ms_per_token": 0.1}
+    (rec,) = [read_record(p) for p in record_files([project / "out"])]
+    assert rec.params["backend_options"] == {"decode_ms_per_token": 0.1}
+    assert rec.label().endswith("decode_ms_per_token=0.1")
+
+
+def test_only_the_settings_a_backend_reads_go_into_its_params(project):
+    from harness.engine.plan import backend_options
+
+    both = {"flash_attn": "off", "decode_ms_per_token": 0.1, "fault": "crash"}
+    assert backend_options("fake", both) == {"decode_ms_per_token": 0.1, "fault": "crash"}
+    assert backend_options("llama_cpp", both) == {"flash_attn": "off"}
+    assert backend_options("onnxruntime", both) == {}

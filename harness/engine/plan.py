@@ -279,6 +279,17 @@ def check_options(options: dict, backends: list[str]) -> None:
                          f"{', '.join(backends)} (known: {', '.join(sorted(known)) or 'none'})")
 
 
+def backend_options(backend: str, options) -> dict:
+    """The --set options that `backend` reads, sorted by name. They go into every record's
+    params (as "backend_options"), so results measured with another setting never share a
+    key with the defaults' (gate baselines, leaderboard rows). A catalogue entry's own
+    options are part of that model's definition, not a run setting, and stay out."""
+    from harness import backends as reg
+
+    known = reg.backend_class(backend).options
+    return {k: options[k] for k in sorted(options) if k in known}
+
+
 def from_request(request, *, parity_dump_dir: Path | None = None) -> Plan:
     """Check a RunRequest (catalogue, models, backends, tasks, device) and plan its jobs."""
     from harness import backends as reg

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.engine import log_stderr
-from harness.engine.plan import Job, Plan
+from harness.engine.plan import Job, Plan, backend_options
 from harness.errors import BenchError, DataError
 from harness.records import (Measurement, Record, check_writable_dir, make_record,
                              new_run_id, now_iso, read_record, write_json)
@@ -120,6 +120,9 @@ class Session:
         scenario = job.runs()
         it = job.items[item]
         params = {"threads": job.threads, "n_ctx": job.n_ctx, **scenario.params(it, job.shared)}
+        options = backend_options(job.backend, self.plan.request.options)
+        if options:
+            params["backend_options"] = options
         if measurements and any(m.metric == "decode_tps" for m in measurements):
             params["memory_bandwidth"] = self.bandwidth(job.threads)
         return make_record(

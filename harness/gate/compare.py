@@ -140,7 +140,11 @@ def run_notes(b: Record, c: Record, ignored: set[str]) -> list[str]:
         notes.append(f"task version changed: {b.task['version']} -> {c.task['version']}")
     for k in sorted(ignored & (set(b.params) | set(c.params))):
         old, new = b.params.get(k), c.params.get(k)
-        if shown_param(k, new) and old != new:
+        if k == "backend_options" and old != new:  # {name: value} of --set
+            old, new = (" ".join(f"{o}={x}" for o, x in (v or {}).items()) or "none"
+                        for v in (old, new))
+            notes.append(f"{k} differs ({old} -> {new}), ignored in matching")
+        elif shown_param(k, new) and old != new:
             notes.append(f"{k} differs ({old} -> {new}), ignored in matching")
     return notes
 

@@ -1,7 +1,7 @@
 """Fold run records into the leaderboard document: rows, groups, ranking and score.
 
-Rows: one per model x backend (x ONNX precision) x device profile x host x workload
-(prompt_tokens, gen_tokens, threads, depth, prompt source), built from successful speed
+Rows: one per model x backend (x ONNX precision, x backend options set with --set) x device profile x host x workload (prompt_tokens, gen_tokens, threads, depth,
+prompt source), built from successful speed
 records (Record.kind "speed"); the latest record per key wins (records.latest: by
 finished_at, then run_id, then seq) unless --all keeps every one. Rows of different hosts
 under one profile name stay apart (the host fingerprint is in the key) unless
@@ -56,13 +56,23 @@ def workload(record: Record) -> dict:
             "prompt_source": str(p.get("prompt_source") or "synthetic")}
 
 
+def backend_options(record: Record) -> dict:
+    """The backend settings the run set with --set (params "backend_options"): rows
+    measured with other settings are other rows."""
+    o = record.params.get("backend_options")
+    return {str(k): v for k, v in o.items()} if isinstance(o, Mapping) else {}
+
+
 def host_id(record: Record) -> str:
     return str(record.env["host"]["id"])
 
 
 def row_key(record: Record, merge_hosts: bool = False) -> tuple:
+    import json
+
     return (record.model_id, record.backend, record.precision, record.device,
-            None if merge_hosts else host_id(record), *workload(record).values())
+            None if merge_hosts else host_id(record), *workload(record).values(),
+            json.dumps(backend_options(record), sort_keys=True, default=str))
 
 
 def identity(r: Record) -> tuple:
@@ -196,7 +206,8 @@ def _row(r: Record, evidence: Evidence, verdicts: dict, ranking: dict) -> dict:
         "backend": r.backend, "precision": r.precision,
         "device": r.device,
         "settings": {**{k: v for k, v in workload(r).items()},
-                     "repetitions": as_int(r.params.get("repetitions"))},
+                     "repetitions": as_int(r.params.get("repetitions")),
+                     **({"backend_options": opts} if (opts := backend_options(r)) else {})},
         "speed": {c: as_num(flat[c]) for c in speed_cols},
         "memory": {"peak_rss_mb": as_num(flat["peak_rss_mb"]),
                    "rss_after_load_mb": as_num(r.stat("rss_after_load_mb")),

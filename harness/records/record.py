@@ -260,9 +260,12 @@ class Record(Mapping):
         return (self.model_id, backend, self.device, self.task_name, params)
 
     def label(self, other: Record | None = None) -> str:
-        """model · backend · device · task · p128 g64 t2 (t2→1 where `other` differs)."""
+        """model · backend · device · task · p128 g64 t2 flash_attn=off (t2→1 where `other`
+        differs; backend_options, the --set settings, as name=value)."""
         parts = []
         for k, v in self.params.items():
+            if k == "backend_options" and isinstance(v, Mapping):
+                parts += [f"{o}={x}" for o, x in v.items()]
             if not shown_param(k, v):
                 continue
             name = SHORT_PARAMS.get(k, f"{k}=")

@@ -64,14 +64,16 @@ def read_inputs(paths: list[str | Path]) -> Inputs:
 
 # ------------------------------------------------------------------ keys and labels
 def backend_label(record: Record) -> str:
-    """The backend's name, with the ONNX precision when it ran an ONNX artifact."""
+    """The backend's name, with the ONNX precision when it ran an ONNX artifact and the
+    backend settings the run set (flash_attn=off)."""
+    opts = record.params.get("backend_options")
+    tail = "".join(f" {k}={v}" for k, v in opts.items()) if isinstance(opts, Mapping) else ""
     art = record.model.get("artifact")
-    if not isinstance(art, Mapping):
-        return record.backend
-    prec = art.get("precision")
-    if art.get("kind") == "onnx" and isinstance(prec, str) and prec != "as supplied":
-        return f"{record.backend} ({prec})"
-    return record.backend
+    prec = art.get("precision") if isinstance(art, Mapping) else None
+    if (isinstance(art, Mapping) and art.get("kind") == "onnx" and isinstance(prec, str)
+            and prec != "as supplied"):
+        return f"{record.backend} ({prec}){tail}"
+    return record.backend + tail
 
 
 def order_key(record: Record) -> tuple:

@@ -98,13 +98,17 @@ function statusLines(r) {
   return ["not ranked"].concat(why);
 }
 
+// backend settings the run set (--set): another setting is another row
+const optionsText = (r) => Object.entries(get(r, "settings.backend_options") || {}).map(([k, v]) => k + "=" + str(v)).join(" ");
+const backendText = (r) => str(r.backend) + (r.precision ? " (" + str(r.precision) + ")" : "") +
+  (optionsText(r) ? " " + optionsText(r) : "");
+
 // key, label, sort value, display text, numeric?
 const COLUMNS = [
   {key: "rank", label: "#", value: (r) => num(r.rank), text: (r) => fmt(r.rank, 0), num: true},
   {key: "score", label: "score", value: (r) => num(r.score), text: (r) => fmt(r.score, 1), num: true},
   {key: "model", label: "model", value: (r) => str(get(r, "model.id")), text: (r) => str(get(r, "model.id"))},
-  {key: "backend", label: "backend", value: (r) => str(r.backend) + (r.precision ? " " + str(r.precision) : ""),
-   text: (r) => str(r.backend) + (r.precision ? " (" + str(r.precision) + ")" : "")},
+  {key: "backend", label: "backend", value: backendText, text: backendText},
   {key: "status", label: "ranking", value: (r) => statusLines(r).join(" "), lines: statusLines},
   {key: "ttft", label: "TTFT ms", value: (r) => num(get(r, "speed.ttft_ms")), text: (r) => fmt(get(r, "speed.ttft_ms"), 1), num: true},
   {key: "prefill", label: "prefill tok/s", value: (r) => num(get(r, "speed.prefill_tps")), text: (r) => fmt(get(r, "speed.prefill_tps"), 1), num: true},
@@ -279,7 +283,7 @@ function renderChart(box, rows) {
     const m = svg("circle", {cx: X(r.memory.peak_rss_mb), cy: Y(r.speed.decode_tps), r: 6,
                              fill: ranked ? colour(str(r.backend)) : "#fff", stroke: ranked ? "#222" : colour(str(r.backend)),
                              class: "point " + (ranked ? "ranked" : "unranked") + (r.pareto ? " on-front" : "")});
-    m.appendChild(svg("title", {}, str(get(r, "model.id")) + " \u00b7 " + str(r.backend) + (r.precision ? " (" + str(r.precision) + ")" : "") +
+    m.appendChild(svg("title", {}, str(get(r, "model.id")) + " \u00b7 " + backendText(r) +
                       "\ndecode " + fmt(r.speed.decode_tps, 1) + " tok/s, peak " + fmt(r.memory.peak_rss_mb, 0) + " MB" +
                       (ranked ? ", rank " + r.rank + (r.pareto ? ", on the Pareto front" : "") : "\n" + statusLines(r).join("; "))));
     chart.appendChild(m);
