@@ -72,3 +72,10 @@ def test_only_the_settings_a_backend_reads_go_into_its_params(project):
     assert backend_options("fake", both) == {"decode_ms_per_token": 0.1, "fault": "crash"}
     assert backend_options("llama_cpp", both) == {"flash_attn": "off"}
     assert backend_options("onnxruntime", both) == {}
+
+
+def test_the_printed_table_names_a_set_setting(project):
+    r = run_cli("run", "-b", "fake", "-p", "8", "-n", "4", "-r", "1", "--tasks", "none",
+                "--set", "decode_ms_per_token=0.1", "--out", str(project / "out"))
+    assert r.returncode == 0, r.stderr
+    assert "### fake decode_ms_per_token=0.1 on host" in r.stdout

@@ -54,12 +54,14 @@ class MarkdownPrinter(Printer):
     def record(self, record) -> None:
         r = flat_row(record)
         speed = record.kind == "speed"
-        table = (r["backend"], speed)
+        opts = record.params.get("backend_options") or {}
+        backend = " ".join([r["backend"], *(f"{k}={v}" for k, v in opts.items())])
+        table = (backend, speed)
         head = self.SPEED if speed else self.QUALITY
         if table != self._table:
             self._table = table
             title = "" if speed else "quality: "
-            self._write(f"\n### {title}{r['backend']} on {r['device']}\n\n"
+            self._write(f"\n### {title}{backend} on {r['device']}\n\n"
                         + "\n".join(header(head)) + "\n")
         if r["status"] != "ok":
             lead = ([r["model"], str(r["threads"]), str(r["prompt_tokens"]), str(r["gen_tokens"])]
