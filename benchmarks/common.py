@@ -80,3 +80,16 @@ def print_report(title: str, report: dict, a: str, b: str, targets: dict[str, fl
               f"{'>= ' + str(target) if target else '-'} | {'yes' if met else 'NO'} |")
     print("\n" + json.dumps(report))
     return ok
+
+
+def t_interval(xs: list[float]) -> tuple[float, float]:
+    """95 % t-interval of the mean of xs (per-round ratios); NaNs with fewer than two."""
+    import math
+
+    from scipy import stats
+
+    if len(xs) < 2:
+        return (math.nan, math.nan)
+    m, se = statistics.mean(xs), statistics.stdev(xs) / math.sqrt(len(xs))
+    h = se * stats.t.ppf(0.975, len(xs) - 1)
+    return (m - h, m + h)

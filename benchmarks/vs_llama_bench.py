@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 import subprocess
@@ -42,6 +41,8 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import t_interval  # noqa: E402
 
 TARGET = 0.98
 FIGURES = ("pp512", "tg128", "tg128@d512")
@@ -75,16 +76,6 @@ def harness(model: str, threads: int, reps: int, fa: str, out: Path, figure: str
         raise SystemExit(f"harness run failed: {result.failed[0].error}")
     (record,) = result.records
     return record.stat("prefill_tps" if figure.startswith("pp") else "decode_tps")
-
-
-def t_interval(xs: list[float]) -> tuple[float, float]:
-    from scipy import stats
-
-    if len(xs) < 2:
-        return (math.nan, math.nan)
-    m, se = statistics.mean(xs), statistics.stdev(xs) / math.sqrt(len(xs))
-    h = se * stats.t.ppf(0.975, len(xs) - 1)
-    return (m - h, m + h)
 
 
 def main() -> int:
