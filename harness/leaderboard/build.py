@@ -1,19 +1,19 @@
 """Fold run records into the leaderboard document: rows, groups, ranking and score.
 
-Rows: one per model x backend (x ONNX precision, x backend options set with --set) x device profile x host x workload (prompt_tokens, gen_tokens, threads, depth,
-prompt source), built from successful speed
-records (Record.kind "speed"); the latest record per key wins (records.latest: by
-finished_at, then run_id, then seq) unless --all keeps every one. Rows of different hosts
-under one profile name stay apart (the host fingerprint is in the key) unless
---merge-hosts. Each row carries speed (medians and sample standard deviations, as
-records.flat_row gives them), memory, quality and parity (evidence.py: joined by the
-artifact the backend ran), the profile's quality floors, the measurement conditions
-(Record.conditions_state and its evidence), the PoC verdict of the same run (verdict.json
-or verdict-<backend>.json in the run folder, matched by run id, model id, backend and
-device) and provenance (model sha256, harness version and commit, runtime versions, host
-fingerprint, date). Failed records are never rows; they are counted in `sources`, as are
-records of other kinds (determinism, soak). A record found twice (same run, seq, model,
-backend, device, task and params) counts once.
+Rows: one per model x backend (x ONNX precision, x backend options set with --set) x
+device profile x host x workload (prompt_tokens, gen_tokens, threads, depth, prompt
+source), built from successful speed records (Record.kind "speed"); the latest record per
+key wins (records.latest: by finished_at, then run_id, then seq) unless --all keeps every
+one. Rows of different hosts under one profile name stay apart (the host fingerprint is in
+the key) unless --merge-hosts. Each row carries speed (medians and sample standard
+deviations, as records.flat_row gives them), memory, quality and parity (evidence.py:
+joined by the artifact the backend ran), the profile's quality floors, the measurement
+conditions (Record.conditions_state and its evidence), the PoC verdict of the same run
+(verdict.json or verdict-<backend>.json in the run folder, matched by run id, model id,
+backend and device) and provenance (model sha256, harness version and commit, runtime
+versions, host fingerprint, date). Failed records are never rows; they are counted in
+`sources`, as are records of other kinds (determinism, soak). A record found twice (same
+run, seq, model, backend, device, task and params) counts once.
 
 Ranking (rank.py): like for like, within a group (device profile x host x workload), and
 only rows that meet every rule (conditions ok, parity within tolerance for ports, quality
@@ -25,6 +25,7 @@ marks the headline group.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 from harness.leaderboard.evidence import (QUALITY_METRICS, Evidence, as_int, as_num,
@@ -68,8 +69,6 @@ def host_id(record: Record) -> str:
 
 
 def row_key(record: Record, merge_hosts: bool = False) -> tuple:
-    import json
-
     return (record.model_id, record.backend, record.precision, record.device,
             None if merge_hosts else host_id(record), *workload(record).values(),
             json.dumps(backend_options(record), sort_keys=True, default=str))
