@@ -10,6 +10,12 @@ Differences that remain by definition: the harness's prefill (prompt / TTFT) inc
 sampling the first token; its decode excludes the first generated token (llama-bench's tg
 counts all n). Both are tiny against 512 prompt or 127 generated tokens.
 
+The harness runs with the host profile's context (2,048 tokens), as `sllm-bench run` does;
+`--context test` sizes it to the test instead, as llama-bench sizes its own (n_ctx = prompt +
+gen + depth, from a copy of the host profile). In one process, alternating, n_ctx 2048
+against 640 gave 0.995 for both pp512 and tg128; across processes the difference is lost in
+the noise (16 rounds with --context test: pp512 0.979, tg128 0.993, d512 0.996).
+
 Each round measures each figure with llama-bench (-r REPS, that test alone) and with the
 harness (REPS repetitions, one worker), back to back, the order alternating between rounds;
 the ratio harness / llama-bench of each pair of medians goes into a t-interval over rounds.
@@ -63,14 +69,28 @@ def llama_bench(exe: str, model: Path, threads: int, reps: int, fa: str, figure:
     return statistics.median(test["samples_ts"])
 
 
-def harness(model: str, threads: int, reps: int, fa: str, out: Path, figure: str) -> float:
+def device_sized_to_the_test(folder: Path) -> str:
+    """A copy of the host profile whose context is as small as the test allows, so the
+    harness's n_ctx is its prompt + gen + depth, as llama-bench sizes its own context."""
+    import yaml
+
+    from harness.config import devices_dir
+
+    profile = yaml.safe_load((devices_dir() / "host.yaml").read_text(encoding="utf-8"))
+    path = folder / "host.yaml"
+    path.write_text(yaml.safe_dump({**profile, "context_size": 1}), encoding="utf-8")
+    return str(path)
+
+
+def harness(model: str, threads: int, reps: int, fa: str, out: Path, figure: str,
+            device: str = "host") -> float:
     """Median tokens/s of one figure from one harness run (one worker, llama_cpp)."""
     from harness import api
 
     p, g, d = SHAPES[figure][1]
     request = api.RunRequest(models=(model,), backends=("llama_cpp",), threads=(threads,),
                              prompts=(p,), gens=(g,), depths=(d,), reps=reps, warmup=1,
-                             tasks=(), options={"flash_attn": fa})
+                             tasks=(), options={"flash_attn": fa}, device=device)
     result = api.execute(api.plan(request), out_dir=out, log=lambda m: None)
     if result.failed:
         raise SystemExit(f"harness run failed: {result.failed[0].error}")
@@ -89,6 +109,9 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2, help="threads on both sides (default 2)")
     ap.add_argument("--flash-attn", choices=("auto", "on", "off"), default="auto",
                     help="flash attention on both sides (default auto, llama.cpp's default)")
+    ap.add_argument("--context", choices=("profile", "test"), default="profile",
+                    help="the harness's n_ctx: the host profile's context_size, what a run "
+                    "uses (default), or prompt + gen + depth, as llama-bench sizes its own")
     ap.add_argument("--figures", nargs="+", choices=FIGURES, default=list(FIGURES),
                     help="which figures to measure (default: all three)")
     args = ap.parse_args()
@@ -102,6 +125,7 @@ def main() -> int:
     figures = [f for f in FIGURES if f in args.figures]
     rows = {f: {"harness": [], "llama-bench": [], "ratio": []} for f in figures}
     with tempfile.TemporaryDirectory() as tmp:
+        device = device_sized_to_the_test(Path(tmp)) if args.context == "test" else "host"
         for r in range(args.rounds):
             # figure by figure, so the two sides of a ratio are measured seconds apart (this
             # kind of VM drifts by several per cent over minutes); the order alternates
@@ -112,7 +136,7 @@ def main() -> int:
                     got[who] = (llama_bench(args.llama_bench, path, args.threads, args.reps,
                                             args.flash_attn, f) if who == "llama-bench"
                                 else harness(args.model or spec.id, args.threads, args.reps,
-                                             args.flash_attn, Path(tmp), f))
+                                             args.flash_attn, Path(tmp), f, device))
                 rows[f]["harness"].append(got["harness"])
                 rows[f]["llama-bench"].append(got["llama-bench"])
                 rows[f]["ratio"].append(got["harness"] / got["llama-bench"])
@@ -120,7 +144,8 @@ def main() -> int:
                 f"{f} {rows[f]['ratio'][-1]:.3f}" for f in figures), file=sys.stderr, flush=True)
     print(f"load average after: {os.getloadavg()}", file=sys.stderr)
     print(f"\n{spec.id}, {args.threads} threads, flash attention {args.flash_attn}, "
-          f"{args.rounds} alternating rounds of {args.reps} repetitions\n")
+          f"{args.rounds} alternating rounds of {args.reps} repetitions, harness context: "
+          f"{args.context}\n")
     print("| figure | harness tok/s | llama-bench tok/s | ratio (mean) | 95% t-interval | "
           f"target | met |\n|---|---|---|---|---|---|---|")
     ok = True
