@@ -15,7 +15,7 @@ import sys
 from typing import TextIO
 
 from harness.markdown import header, row
-from harness.records import COLUMNS, flat_row
+from harness.records import COLUMNS, flat_row, options_text
 
 FORMATS = ("markdown", "csv", "json", "jsonl")
 
@@ -54,8 +54,8 @@ class MarkdownPrinter(Printer):
     def record(self, record) -> None:
         r = flat_row(record)
         speed = record.kind == "speed"
-        opts = record.params.get("backend_options") or {}
-        backend = " ".join([r["backend"], *(f"{k}={v}" for k, v in opts.items())])
+        opts = options_text(record.params.get("backend_options"))
+        backend = f"{r['backend']} {opts}" if opts else r["backend"]
         table = (backend, speed)
         head = self.SPEED if speed else self.QUALITY
         if table != self._table:

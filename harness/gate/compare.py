@@ -20,7 +20,7 @@ from pathlib import Path
 
 from harness.errors import DataError
 from harness.gate.stats import IMPROVED, OK, REGRESSION, UNDECIDED, compare, holm
-from harness.records import Record, shown_param
+from harness.records import Record, options_text, shown_param
 
 RUN_FAILED = "run failed"
 BASELINE_FAILED = "baseline failed"
@@ -141,8 +141,7 @@ def run_notes(b: Record, c: Record, ignored: set[str]) -> list[str]:
     for k in sorted(ignored & (set(b.params) | set(c.params))):
         old, new = b.params.get(k), c.params.get(k)
         if k == "backend_options" and old != new:  # {name: value} of --set
-            old, new = (" ".join(f"{o}={x}" for o, x in (v or {}).items()) or "none"
-                        for v in (old, new))
+            old, new = (options_text(v) or "none" for v in (old, new))
             notes.append(f"{k} differs ({old} -> {new}), ignored in matching")
         elif shown_param(k, new) and old != new:
             notes.append(f"{k} differs ({old} -> {new}), ignored in matching")

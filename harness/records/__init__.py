@@ -13,12 +13,12 @@ from harness.records.files import (MAX_RECORD_BYTES, atomic_write_text, check_wr
 from harness.records.flat import COLUMNS, flat_row
 from harness.records.measurement import Measurement
 from harness.records.record import (KINDS, SCHEMA, SCHEMA_VERSION, SHORT_PARAMS, Record,
-                                    latest, make_record, new_run_id, now_iso, read_record,
-                                    shown_param)
+                                    latest, make_record, new_run_id, now_iso, options_text,
+                                    read_record, shown_param)
 
 __all__ = ["COLUMNS", "KINDS", "MAX_RECORD_BYTES", "SCHEMA", "SCHEMA_VERSION", "SHORT_PARAMS",
            "Measurement", "Record", "atomic_write_text", "check_writable_dir", "flat_row",
            "is_verdict_file",
-           "latest", "load_schema", "make_record", "new_run_id", "now_iso",
+           "latest", "load_schema", "make_record", "new_run_id", "now_iso", "options_text",
            "read_json_bounded", "read_record", "read_verdict", "record_files", "shown_param",
            "to_json", "validate_json", "verdict_filename", "write_json"]

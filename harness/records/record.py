@@ -33,6 +33,11 @@ HIDDEN_PARAMS = frozenset({"n_ctx", "warmup", "repetitions"})
 SHORT_PARAMS = {"prompt_tokens": "p", "gen_tokens": "g", "threads": "t"}
 
 
+def options_text(options: Any) -> str:
+    """--set settings (params "backend_options") as "flash_attn=off n_batch=512", or ""."""
+    return " ".join(f"{k}={v}" for k, v in options.items()) if isinstance(options, Mapping) else ""
+
+
 def shown_param(name: str, value: Any) -> bool:
     """Params worth showing in a label: settings, not plumbing (HIDDEN_PARAMS), unset or
     measured (nested) values."""
@@ -264,8 +269,8 @@ class Record(Mapping):
         differs; backend_options, the --set settings, as name=value)."""
         parts = []
         for k, v in self.params.items():
-            if k == "backend_options" and isinstance(v, Mapping):
-                parts += [f"{o}={x}" for o, x in v.items()]
+            if k == "backend_options" and (text := options_text(v)):
+                parts.append(text)
             if not shown_param(k, v):
                 continue
             name = SHORT_PARAMS.get(k, f"{k}=")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import DataError
-from harness.records import Record
+from harness.records import Record, options_text
 
 
 @dataclass
@@ -66,12 +66,11 @@ def read_inputs(paths: list[str | Path]) -> Inputs:
 def backend_label(record: Record) -> str:
     """The backend's name, with the ONNX precision when it ran an ONNX artifact and the
     backend settings the run set (flash_attn=off)."""
-    opts = record.params.get("backend_options")
-    tail = "".join(f" {k}={v}" for k, v in opts.items()) if isinstance(opts, Mapping) else ""
+    tail = " " + text if (text := options_text(record.params.get("backend_options"))) else ""
     art = record.model.get("artifact")
-    prec = art.get("precision") if isinstance(art, Mapping) else None
-    if (isinstance(art, Mapping) and art.get("kind") == "onnx" and isinstance(prec, str)
-            and prec != "as supplied"):
+    onnx = isinstance(art, Mapping) and art.get("kind") == "onnx"
+    prec = art.get("precision") if onnx else None
+    if isinstance(prec, str) and prec != "as supplied":
         return f"{record.backend} ({prec}){tail}"
     return record.backend + tail
 
