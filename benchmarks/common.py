@@ -82,6 +82,18 @@ def print_report(title: str, report: dict, a: str, b: str, targets: dict[str, fl
     return ok
 
 
+def harness_record(request, out):
+    """The one record of a harness run (api.execute of a one-item RunRequest, one worker)."""
+    from harness import api
+
+    result = api.execute(api.plan(request), out_dir=out, log=lambda m: None)
+    if result.failed:
+        raise SystemExit(f"harness run of {', '.join(request.backends)} failed: "
+                         f"{result.failed[0].error}")
+    (record,) = result.records
+    return record
+
+
 def t_interval(xs: list[float]) -> tuple[float, float]:
     """95 % t-interval of the mean of xs (per-round ratios); NaNs with fewer than two."""
     import math

@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import default_model, parser, t_interval  # noqa: E402
+from benchmarks.common import default_model, harness_record, parser, t_interval  # noqa: E402
 
 TARGET = 1.05
 METRICS = ("decode_tps", "prefill_tps")
@@ -45,10 +45,7 @@ def pipeline(backend: str, args, out: Path) -> dict[str, float]:
     request = api.RunRequest(backends=(backend,), threads=(args.threads,),
                              prompts=(args.prompt,), gens=(args.gen,), reps=args.reps,
                              warmup=1, tasks=(), precision=args.precision)
-    result = api.execute(api.plan(request), out_dir=out, log=lambda m: None)
-    if result.failed:
-        raise SystemExit(f"{backend} run failed: {result.failed[0].error}")
-    (record,) = result.records
+    record = harness_record(request, out)
     return {m: record.stat(m) for m in METRICS}
 
 

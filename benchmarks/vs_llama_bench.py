@@ -48,7 +48,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import t_interval  # noqa: E402
+from benchmarks.common import harness_record, t_interval  # noqa: E402
 
 TARGET = 0.98
 FIGURES = ("pp512", "tg128", "tg128@d512")
@@ -74,9 +74,9 @@ def device_sized_to_the_test(folder: Path) -> str:
     harness's n_ctx is its prompt + gen + depth, as llama-bench sizes its own context."""
     import yaml
 
-    from harness.config import devices_dir
+    from harness.config import devices_dir, read_yaml
 
-    profile = yaml.safe_load((devices_dir() / "host.yaml").read_text(encoding="utf-8"))
+    profile = read_yaml(devices_dir() / "host.yaml")
     path = folder / "host.yaml"
     path.write_text(yaml.safe_dump({**profile, "context_size": 1}), encoding="utf-8")
     return str(path)
@@ -91,11 +91,8 @@ def harness(model: str, threads: int, reps: int, fa: str, out: Path, figure: str
     request = api.RunRequest(models=(model,), backends=("llama_cpp",), threads=(threads,),
                              prompts=(p,), gens=(g,), depths=(d,), reps=reps, warmup=1,
                              tasks=(), options={"flash_attn": fa}, device=device)
-    result = api.execute(api.plan(request), out_dir=out, log=lambda m: None)
-    if result.failed:
-        raise SystemExit(f"harness run failed: {result.failed[0].error}")
-    (record,) = result.records
-    return record.stat("prefill_tps" if figure.startswith("pp") else "decode_tps")
+    metric = "prefill_tps" if figure.startswith("pp") else "decode_tps"
+    return harness_record(request, out).stat(metric)
 
 
 def main() -> int:

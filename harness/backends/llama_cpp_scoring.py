@@ -62,6 +62,13 @@ def put(b, j: int, tok: int, pos: int, seqs: Sequence[int], logits: bool) -> Non
         b.seq_id[j][k] = s
 
 
+def _release(held) -> None:
+    """Free a (context, batch, ...) the scorer made, batch first; None: nothing."""
+    if held is not None:
+        held[1].close()
+        held[0].close()
+
+
 class LlamaScorer:
     """Scoring contexts over a loaded llama.cpp model (llama_cpp._internals.LlamaModel),
     made on first use: SCORE_SEQS sequences in one unified KV cache, n_batch = n_ctx
@@ -96,9 +103,7 @@ class LlamaScorer:
         256 (llama.cpp's padding), made again only if a longer window comes."""
         cells = -(-length // 256) * 256
         if self._windows is None or self._windows[2] < cells:
-            if self._windows is not None:
-                self._windows[1].close()
-                self._windows[0].close()
+            _release(self._windows)
             ctx, batch = self._context(cells * SCORE_WINDOWS, SCORE_WINDOWS, False)
             self._windows = (ctx, batch, cells)
         return self._windows
@@ -254,8 +259,6 @@ class LlamaScorer:
             ctx.kv_cache_clear()
 
     def close(self) -> None:
-        for held in (self._shared, self._windows):
-            if held is not None:
-                held[1].close()
-                held[0].close()
+        _release(self._shared)
+        _release(self._windows)
         self._shared = self._windows = None
