@@ -46,6 +46,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness import metrics, numbers
 from harness.markdown import table
 from harness.measure import bounds
 from harness.measure.bounds import Bound
@@ -55,15 +56,10 @@ from harness.specs import Budget, DeviceProfile
 
 SCHEMA = "sllm-bench/verdict"
 BOUND_HEADER = f"one-sided {bounds.LEVEL:.0%} bound"
-SPEED = {"ttft_ms": ("ttft_ms", None), "prefill_tps": ("prefill_tps", None),
-         "decode_tps": ("decode_tps", None), "load_s": ("load_s", None),
-         "itl_p50_ms": ("itl_ms", 50), "itl_p90_ms": ("itl_ms", 90),
-         "itl_p99_ms": ("itl_ms", 99)}
-UNITS = {"ttft_ms": "ms", "prefill_tps": "tokens/s", "decode_tps": "tokens/s", "load_s": "s",
-         "itl_p50_ms": "ms", "itl_p90_ms": "ms", "itl_p99_ms": "ms", "peak_rss_mb": "MB",
-         "acc": "", "acc_norm": "", "perplexity": "", "determinism": "",
-         "rss_slope_mb_per_min": "MB/min", "sustained_ratio": ""}
-TIMED = set(SPEED) | {"sustained_ratio"}
+#: the budgets judged on a speed record: the metric they read and its percentile
+SPEED = {m.name: (m.of, int(m.stat[1:]) if m.stat.startswith("p") else None)
+         for m in metrics.all_metrics() if m.flat == "speed" and m.timed}
+TIMED = {m.name for m in metrics.all_metrics() if m.timed}
 RERUN = "re-run on a quiet machine, on mains power (--wait-idle waits for quiet)"
 
 
@@ -175,7 +171,8 @@ def check_budget(records: list[Record], b: Budget, device: DeviceProfile) -> dic
 
 def _judge(records: list[Record], b: Budget, device: DeviceProfile) -> dict:
     out = {"metric": b.metric, "max": b.max, "min": b.min, "prompt_tokens": b.prompt_tokens,
-           "gen_tokens": b.gen_tokens, "task": b.task, "unit": UNITS[b.metric],
+           "gen_tokens": b.gen_tokens, "task": b.task,
+           "unit": metrics.entry(b.metric).shown_unit,
            "measured": None, "bound": None, "method": None, "level": None,
            "status": "not_measured", "detail": "", "conditions": None}
     found = {side: _bound(records, b, device, side) for side in _sides(b)}
@@ -232,11 +229,7 @@ def _requirement(b: dict) -> str:
 
 
 def _num(v) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, list):
-        return " .. ".join(_num(x) for x in v)
-    return f"{v:.4g}"
+    return numbers.fmt(v, "sig4")
 
 
 def _how(b: dict) -> str:

@@ -15,7 +15,8 @@ import sys
 from typing import TextIO
 
 from harness.markdown import header, row
-from harness.records import COLUMNS, flat_row, options_text
+from harness import metrics, numbers
+from harness.records import columns, flat_row, options_text
 
 FORMATS = ("markdown", "csv", "json", "jsonl")
 
@@ -34,22 +35,21 @@ class Printer:
         self.out.flush()
 
 
-def _fmt(v, digits: int = 1) -> str:
-    return "-" if v is None else f"{v:.{digits}f}"
-
-
 class MarkdownPrinter(Printer):
-    """A speed table and a quality table per backend, started whenever either changes."""
+    """A speed table and a quality table per backend, started whenever either changes.
+    The metric columns, their labels and decimals come from the metric registry."""
 
-    SPEED = ["model", "threads", "prompt", "gen", "TTFT ms", "prefill tok/s", "decode tok/s",
-             "ITL p50/p90/p99 ms", "load s", "peak RSS MB", "model MB", "conditions"]
-    QUALITY = ["model", "task", "items", "acc", "acc_norm", "acc/token", "token ppl",
-               "word ppl", "byte ppl", "bits/byte", "tok/char", "tok/word", "chars/s",
-               "items/s", "peak RSS MB"]
+    SPEED_LEAD = ["model", "threads", "prompt", "gen"]
+    QUALITY_LEAD = ["model", "task", "items"]
 
     def __init__(self, out=None):
         super().__init__(out)
         self._table = None
+
+    @classmethod
+    def head(cls, speed: bool) -> list[str]:
+        cols = [label for label, _ in metrics.table_columns("speed" if speed else "quality")]
+        return cls.SPEED_LEAD + cols + ["conditions"] if speed else cls.QUALITY_LEAD + cols
 
     def record(self, record) -> None:
         r = flat_row(record)
@@ -57,7 +57,7 @@ class MarkdownPrinter(Printer):
         opts = options_text(record.params.get("backend_options"))
         backend = f"{r['backend']} {opts}" if opts else r["backend"]
         table = (backend, speed)
-        head = self.SPEED if speed else self.QUALITY
+        head = self.head(speed)
         if table != self._table:
             self._table = table
             title = "" if speed else "quality: "
@@ -67,8 +67,12 @@ class MarkdownPrinter(Printer):
             lead = ([r["model"], str(r["threads"]), str(r["prompt_tokens"]), str(r["gen_tokens"])]
                     if speed else [r["model"], r["task"]])
             cells = lead + [f"FAILED: {r['error']}"] + [""] * (len(head) - len(lead) - 1)
+        elif speed:
+            cells = ([r["model"], str(r["threads"]), str(r["prompt_tokens"]),
+                      str(r["gen_tokens"])] + self._cells(record, "speed") + [r["conditions"]])
         else:
-            cells = self._speed_cells(r) if speed else self._quality_cells(r, record)
+            cells = ([r["model"], r["task"], str(record["task"].get("n_items", "-"))]
+                     + self._cells(record, "quality"))
         self._write(row(cells) + "\n")
         if speed and r["status"] == "ok" and r["conditions"] not in ("ok", "not recorded"):
             self._table = None  # the note ends the table; the next row starts a new one
@@ -76,35 +80,36 @@ class MarkdownPrinter(Printer):
                         f"while {r['conditions']}: "
                         + "; ".join(record.conditions.get("evidence", ())) + "\n")
 
-    @staticmethod
-    def _speed_cells(r: dict) -> list[str]:
-        def pm(c, d=1):
-            return f"{_fmt(r[c], d)} ± {_fmt(r[c + '_sd'], d)}"
-        return [r["model"], str(r["threads"]), str(r["prompt_tokens"]), str(r["gen_tokens"]),
-                pm("ttft_ms"), pm("prefill_tps"), pm("decode_tps"),
-                f"{_fmt(r['itl_p50_ms'], 2)} / {_fmt(r['itl_p90_ms'], 2)} / "
-                f"{_fmt(r['itl_p99_ms'], 2)}",
-                _fmt(r["load_s"], 2), _fmt(r["peak_rss_mb"]), _fmt(r["model_size_mb"]),
-                r["conditions"]]
+    @classmethod
+    def _cells(cls, record, group: str) -> list[str]:
+        out = []
+        for _, members in metrics.table_columns(group):
+            alt = [m for m in metrics.replacing(members[0].name)
+                   if record.stat(m.of, m.stat) is not None]
+            if alt:
+                out.append(alt[0].prefix + cls._cell(record, alt[0]))
+            else:
+                out.append(" / ".join(cls._cell(record, m) for m in members))
+        return out
 
     @staticmethod
-    def _quality_cells(r: dict, record) -> list[str]:
-        def acc(c):
-            return "-" if r[c] is None else f"{r[c]:.3f} ± {r[c + '_se']:.3f}"
-        n = record["task"].get("n_items", "-")
-        return [r["model"], r["task"], str(n), acc("acc") if r["exact_match"] is None
-                else "EM " + acc("exact_match"), acc("acc_norm"),
-                acc("acc_per_token"), _fmt(r["token_perplexity"], 2),
-                _fmt(r["word_perplexity"], 2), _fmt(r["byte_perplexity"], 3),
-                _fmt(r["bits_per_byte"], 3), _fmt(record.stat("tokens_per_char"), 3),
-                _fmt(record.stat("tokens_per_word"), 2),
-                _fmt(record.stat("text_decode_chars_per_s", "median"), 1),
-                _fmt(r["items_per_s"], 2), _fmt(r["peak_rss_mb"])]
+    def _cell(record, m) -> str:
+        """One metric's cell: value ± sample sd (speed), mean ± standard error (0/1
+        samples), else the value, with the registry's decimals."""
+        v = record.stat(m.of, m.stat)
+        digits = 1 if m.digits is None else m.digits
+        if m.sd_column:
+            sd = record.stat(m.of, "stdev")
+            return f"{numbers.fmt(v, 'fixed', digits)} ± {numbers.fmt(sd, 'fixed', digits)}"
+        if m.se_column:
+            se = record.stat(m.of, "sem")
+            return "-" if v is None else f"{v:.{digits}f} ± {se:.{digits}f}"
+        return numbers.fmt(v, "fixed", digits)
 
 
 class CsvPrinter(Printer):
     def header(self) -> None:
-        self._csv = csv.DictWriter(self.out, fieldnames=COLUMNS, lineterminator="\n")
+        self._csv = csv.DictWriter(self.out, fieldnames=columns(), lineterminator="\n")
         self._csv.writeheader()
         self.out.flush()
 

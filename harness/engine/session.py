@@ -149,14 +149,13 @@ class Session:
             from harness.measure.bandwidth import decode_efficiency
 
             gbps = self.bandwidth(job.threads)["gbps"]
-            ms.append(Measurement("decode_efficiency", "fraction of roofline", True, (
+            ms.append(Measurement.of("decode_efficiency", (
                 decode_efficiency(statistics.median(decode.samples), artifact_bytes, gbps),)))
-        ms += [Measurement("load_s", "s", False, (loaded["load_s"],)),
-               Measurement("peak_rss_mb", "MB", False, (extra["peak_rss_bytes"] / 2**20,)),
-               Measurement("rss_after_load_mb", "MB", False,
-                           (loaded["rss_after_load_bytes"] / 2**20,)),
-               Measurement("model_size_mb", "MB", False, (artifact_bytes / 2**20,)),
-               Measurement("elapsed_s", "s", False, (extra["elapsed_s"],))]
+        ms += [Measurement.of("load_s", (loaded["load_s"],)),
+               Measurement.of("peak_rss_mb", (extra["peak_rss_bytes"] / 2**20,)),
+               Measurement.of("rss_after_load_mb", (loaded["rss_after_load_bytes"] / 2**20,)),
+               Measurement.of("model_size_mb", (artifact_bytes / 2**20,)),
+               Measurement.of("elapsed_s", (extra["elapsed_s"],))]
         ms += self._energy(job, item, extra.get("conditions"))
         return ms + job.runs().derived(job.items[item], extra["elapsed_s"])
 
@@ -168,8 +167,8 @@ class Session:
         e = energy_per_token(conditions, tokens) if conditions and tokens else None
         if not isinstance(e, dict):
             return []
-        return [Measurement("energy_j_per_token", "J/token", False, (e["j_per_token"],)),
-                Measurement("tokens_per_j", "tokens/J", True, (e["tokens_per_j"],))]
+        return [Measurement.of("energy_j_per_token", (e["j_per_token"],)),
+                Measurement.of("tokens_per_j", (e["tokens_per_j"],))]
 
     def _conditions_monitor(self, job: Job):
         """A conditions monitor for the job's worker, after an optional wait for quiet.

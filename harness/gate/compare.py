@@ -3,8 +3,9 @@
 Runs are matched by Record.key: model id, backend, device profile, task name and params
 (all but the config's `ignore_params` and `--ignore-param`); a changed model sha256, task
 version or ignored param is reported on the run, not a mismatch. Every metric of a matched
-pair is decided by harness.gate.stats with its rule from harness.gate.config and the
-record's own higher_is_better.
+pair is decided by harness.gate.stats with its rule from harness.gate.config and its
+direction from the metric registry (harness.metrics; the record's own higher_is_better
+for a metric the registry does not know).
 
 Report.exit_code is 1 when a metric regressed or a current run failed whose baseline ran,
 or (strict) when anything could not be decided: runs or metrics on one side only, failed
@@ -18,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness import metrics
 from harness.errors import DataError
 from harness.gate.stats import IMPROVED, OK, REGRESSION, UNDECIDED, compare, holm
 from harness.records import Record, options_text, shown_param
@@ -156,14 +158,14 @@ def metric_rows(b: Record, c: Record, config) -> list[dict]:
     for name in names:
         mb, mc = b.metric(name), c.metric(name)
         m = mc or mb
-        row = {"metric": name, "unit": m.unit, "higher_is_better": m.higher_is_better}
+        higher = metrics.direction(name, m.higher_is_better)
+        row = {"metric": name, "unit": metrics.unit(name, m.unit), "higher_is_better": higher}
         if mb is None or mc is None:
             where = "baseline" if mb is None else "current"
             rows.append({**row, "decision": MISSING, "reason": f"not in the {where} run"})
             continue
         (sb, why_b), (sc, why_c) = gated_samples(b, name), gated_samples(c, name)
-        outcome = compare(sb, sc, mc.higher_is_better,
-                          config.rule(name, m.unit, c.device, c.task_name),
+        outcome = compare(sb, sc, higher, config.rule(name, row["unit"], c.device, c.task_name),
                           alpha=config.alpha, confidence=config.confidence).to_dict()
         if why_b or why_c:
             outcome["reason"] = f"{outcome['reason']} ({why_c or why_b})"
@@ -174,9 +176,11 @@ def metric_rows(b: Record, c: Record, config) -> list[dict]:
 def gated_samples(r: Record, name: str) -> tuple[tuple[float, ...], str | None]:
     """The samples the gate compares, and what they are when not the recorded ones.
     Inter-token gaps are recorded pooled over repetitions; the gaps of one repetition
-    share its speed and are not independent, so itl_ms is compared as one median gap per
-    repetition (none when the repetitions cannot be recovered: the metric is undecided)."""
-    if name != "itl_ms":
+    share its speed and are not independent, so such a metric (the registry's
+    gate_by_repetition: itl_ms) is compared as one median gap per repetition (none when the
+    repetitions cannot be recovered: the metric is undecided)."""
+    entry = metrics.get(name)
+    if entry is None or not entry.gate_by_repetition:
         return r.samples(name), None
     import statistics
 

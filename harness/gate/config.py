@@ -2,7 +2,8 @@
 
 A rule is resolved for (metric, unit, device, task) in this order, each layer changing
 only the keys it sets: the built-in DEFAULT_RULE, the file's `default` (for every metric),
-the built-in UNIT_RULES for the unit and METRIC_RULES for the metric, the file's `metrics`
+the metric registry's built-in rule (harness.metrics: its unit's layer, then the metric's
+own keys, e.g. report-only for derived metrics), the file's `metrics`
 entry, then every `overrides` entry whose `device` and `task` (each optional) match, in
 file order. The project's file is
 results/baselines/gate.yaml (used when present; `--config PATH` picks another). Unknown
@@ -30,6 +31,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from harness import metrics
 from harness.gate.stats import Rule
 
 CONFIG_NAME = "gate.yaml"
@@ -56,45 +58,6 @@ class MetricRule(Strict):
 
     def apply(self, rule: Rule) -> Rule:
         return replace(rule, **self.model_dump(exclude_none=True))
-
-
-#: built-in layer by unit: 0/1 samples compare means, one point absolute; memory gets a
-#: tolerance (VmHWM moves by a few MB between identical runs); perplexities are one number
-UNIT_RULES: dict[str, MetricRule] = {
-    "fraction": MetricRule(center="mean", threshold=0.0, abs_threshold=0.01),
-    "MB": MetricRule(tolerance=0.05, abs_tolerance=8.0),
-    "ppl": MetricRule(tolerance=0.01),
-    "bits/byte": MetricRule(tolerance=0.01),
-}
-
-_REPORT_ONLY = MetricRule(gate=False)
-_ONE_TIMING = "one timing per run cannot separate a change from noise"
-_INPUT = "describes the input, not the model"
-
-#: why a built-in report-only metric is not gated (the row's reason)
-NOT_GATED_WHY: dict[str, str] = {
-    # derived from metrics gated themselves: gating both counts one change twice
-    "prefill_tps": "derived: prompt tokens / ttft_ms, which is gated",
-    "e2e_ms": "derived: ttft_ms + the decode time, both gated",
-    **dict.fromkeys(("load_s", "elapsed_s", "items_per_s"), _ONE_TIMING),
-    "decode_efficiency": "derived from decode_tps and the measured memory bandwidth",
-    "rss_slope_mb_per_min": "a soak statistic, judged by the verdict's soak budget",
-    "decode_drift_pct_per_min": "a soak statistic, judged by the verdict's soak budget",
-    **dict.fromkeys(("text_words", "text_bytes", "window_tokens"), _INPUT),
-}
-_EXACT = MetricRule(rule="tolerance", center="mean", tolerance=0.0, abs_tolerance=0.0)
-
-#: built-in layer by metric name, above the unit layer
-METRIC_RULES: dict[str, MetricRule] = {
-    # derived from other metrics (NOT_GATED_WHY), and one timing per run, at the mercy of
-    # the page cache and the neighbours: reported only
-    **dict.fromkeys(("prefill_tps", "e2e_ms", "load_s", "elapsed_s", "items_per_s", "decode_efficiency",
-                     "rss_slope_mb_per_min", "decode_drift_pct_per_min"), _REPORT_ONLY),
-    # descriptions of the input, not measurements of the model
-    **dict.fromkeys(("text_words", "text_bytes", "window_tokens"), _REPORT_ONLY),
-    # deterministic: any worsening is a regression
-    **dict.fromkeys(("model_size_mb", "determinism", "soak_errors"), _EXACT),
-}
 
 
 class Override(Strict):
@@ -142,7 +105,7 @@ class GateConfig:
 
     def rule(self, metric: str, unit: str, device: str, task: str) -> Rule:
         """The resolved rule for one metric of one run (module docstring: the layers)."""
-        layers = [self.file.default, UNIT_RULES.get(unit), METRIC_RULES.get(metric),
+        layers = [self.file.default, MetricRule(**metrics.gate_layer(metric, unit)),
                   self.file.metrics.get(metric)]
         layers += [o.metrics.get(metric) for o in self.file.overrides
                    if o.device in (None, device) and o.task in (None, task)]
@@ -150,7 +113,7 @@ class GateConfig:
         for layer in layers:
             if layer is not None:
                 rule = layer.apply(rule)
-        return rule if rule.gate else replace(rule, why=NOT_GATED_WHY.get(metric, ""))
+        return rule if rule.gate else replace(rule, why=metrics.why_not_gated(metric))
 
 
 

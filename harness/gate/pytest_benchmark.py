@@ -19,20 +19,20 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from harness import metrics
 from harness.errors import BenchError
 from harness.records import SHORT_PARAMS, Measurement, Record
 
-SCALE = {"ms": 1e-3, "s": 1.0}
-
-
 def as_seconds(measurement: Measurement) -> list[float] | None:
     """Samples as seconds per unit of work, or None when the metric is not timed."""
-    unit, higher = measurement.unit, measurement.higher_is_better
+    name = measurement.metric
+    unit = metrics.unit(name, measurement.unit)
+    higher = metrics.direction(name, measurement.higher_is_better)
     xs = [float(x) for x in measurement.samples if x is not None and not math.isnan(x)]
     if unit.endswith("/s") and higher:
         return [1.0 / x for x in xs if x > 0]
-    if unit in SCALE and not higher:
-        return [x * SCALE[unit] for x in xs]
+    if unit in metrics.SECONDS_PER_UNIT and not higher:
+        return [x * metrics.SECONDS_PER_UNIT[unit] for x in xs]
     return None
 
 

@@ -14,25 +14,22 @@ from __future__ import annotations
 
 import json
 
+from harness import numbers
 from harness.gate.compare import RUN_FAILED
 from harness.gate.stats import IMPROVED, NOT_GATED, OK, REGRESSION
 from harness.markdown import table
 
 
 def _num(v: float | None) -> str:
-    if v is None:
-        return "-"
-    return f"{v:.1f}" if 10 <= abs(v) < 1e7 else f"{v:.3g}"
+    return numbers.fmt(v, "gate")
 
 
 def _pct(v: float | None) -> str:
-    return "-" if v is None else f"{v * 100:+.1f}%"
+    return numbers.fmt(v, "pct")
 
 
 def _p(v: float | None) -> str:
-    if v is None:
-        return "-"
-    return "<0.0001" if v < 1e-4 else f"{v:.2g}"
+    return numbers.fmt(v, "p")
 
 
 def _mcnemar(row: dict) -> str:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from harness import metrics
 from harness.records import Record
 
 QUALITY_METRICS = ("acc", "acc_norm", "acc_per_token", "exact_match", "token_perplexity",
@@ -37,12 +38,10 @@ QUALITY_METRICS = ("acc", "acc_norm", "acc_per_token", "exact_match", "token_per
 HEADLINE = {"multiple_choice": ("acc", "acc_norm", "acc_per_token"),
             "exact_match": ("exact_match",), "partial_choice": ("acc",), "last_word": ("acc",),
             "perplexity": ("token_perplexity", "word_perplexity", "byte_perplexity")}
-HIGHER_IS_BETTER = {"acc": True, "acc_norm": True, "acc_per_token": True, "exact_match": True,
-                    "token_perplexity": False, "word_perplexity": False,
-                    "byte_perplexity": False, "bits_per_byte": False}
 #: a ported row ranks only if its parity against the GGUF is within these
 TOLERANCE = {"max_mean_kl": 0.05, "min_top1_agreement": 0.9}
-FLOOR_METRICS = {"acc": "acc", "acc_norm": "acc_norm", "perplexity": "token_perplexity"}
+#: budgets that are quality floors (each reads the registry entry's `of` metric)
+FLOOR_METRICS = ("acc", "acc_norm", "perplexity")
 ALIASES = {"int4": "int4-rtn"}  # old precision names (harness.prepare.ALIASES)
 
 
@@ -161,7 +160,8 @@ def quality_entry(r: Record) -> dict:
             "metrics": {name: as_num(r.stat(name, "mean")) for name in kept},
             "headline": None if headline is None else {
                 "metric": headline, "value": as_num(r.stat(headline, "mean")),
-                "se": _se(r, headline), "higher_is_better": HIGHER_IS_BETTER.get(headline)},
+                "se": _se(r, headline),
+                "higher_is_better": metrics.entry(headline).higher_is_better},
             "n": None if kind == "perplexity" else n,
             "measured_by": r.backend, "device": r.device,
             "run_id": r.run_id, "date": str(r["finished_at"])}
@@ -187,7 +187,7 @@ def floors(speed: Record, quality: list[dict]) -> list[dict]:
     for b in budgets if isinstance(budgets, (list, tuple)) else ():
         if not isinstance(b, Mapping) or b.get("metric") not in FLOOR_METRICS or not b.get("task"):
             continue
-        metric = FLOOR_METRICS[b["metric"]]
+        metric = metrics.entry(b["metric"]).of
         entry = next((q for q in quality if q["task"] == b["task"]), None)
         value = None if entry is None else entry["metrics"].get(metric)
         lo, hi = as_num(b.get("min")), as_num(b.get("max"))

@@ -36,6 +36,14 @@ class Measurement:
                 "higher_is_better": self.higher_is_better, "samples": list(self.samples)}
 
     @classmethod
+    def of(cls, metric: str, samples) -> Measurement:
+        """A measurement of a registered metric: unit and direction from the registry."""
+        from harness import metrics
+
+        entry = metrics.entry(metric)
+        return cls(metric, entry.unit, entry.higher_is_better, tuple(samples))
+
+    @classmethod
     def from_dict(cls, d: Mapping) -> Measurement:
         return cls(str(d["metric"]), str(d.get("unit", "")), bool(d["higher_is_better"]),
                    tuple(d.get("samples", ())), d.get("summary"))

@@ -21,6 +21,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from harness import metrics
 from harness.errors import DataError
 from harness.records.measurement import Measurement
 
@@ -337,21 +338,14 @@ def migrate(data: dict, path: Path) -> dict:
                     f"{SCHEMA_VERSION})", path=path)
 
 
-#: units of quantities that cannot be negative (a speed, a time, a size, a count)
-NON_NEGATIVE_UNITS = frozenset({"tokens/s", "items/s", "ms", "s", "MB", "tokens", "bytes",
-                                "words", "count", "ppl", "bits/byte", "fraction",
-                                "fraction of roofline", "identical (1) or not (0)"})
-#: no measurement of this harness comes near it: a larger magnitude is a forged number
-MAX_MAGNITUDE = 1e15
-
-
 def _bad_number(x: Any) -> bool:
     return isinstance(x, float) and not math.isfinite(x)
 
 
 def check_numbers(data: Any, path: Path, where: str = "") -> None:
     """Refuse NaN and infinities anywhere in a record, and impossible measurements: a
-    magnitude above MAX_MAGNITUDE, or a negative value of a non-negative quantity."""
+    magnitude above harness.metrics.MAX_MAGNITUDE, or a value outside the metric's physical
+    bounds (harness.metrics: a negative time or rate)."""
     if where == "" and isinstance(data, Mapping):
         for i, m in enumerate(data.get("measurements") or ()):
             if isinstance(m, Mapping):
@@ -376,12 +370,11 @@ def _check_measurement(m: Mapping, path: Path, name: str) -> None:
     for field, v in numbers:
         if not isinstance(v, (int, float)) or isinstance(v, bool):
             continue
-        if _bad_number(v) or abs(v) > MAX_MAGNITUDE:
-            raise DataError(f"field {name}/{field} is {v}: not a possible measurement",
-                            path=path)
-        if v < 0 and m.get("unit") in NON_NEGATIVE_UNITS:
-            raise DataError(f"field {name}/{field} holds {v}: a {m.get('unit')} value "
-                            "cannot be negative", path=path)
+        why = metrics.out_of_bounds(str(m.get("metric")), str(m.get("unit")), float(v))
+        if why is None:
+            continue
+        verb = "is" if why == "not a possible measurement" else "holds"
+        raise DataError(f"field {name}/{field} {verb} {v}: {why}", path=path)
 
 
 def read_record(path: Path) -> Record:

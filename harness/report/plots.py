@@ -17,6 +17,7 @@ import base64
 import io
 import math
 
+from harness import metrics
 from harness.records import Record, latest
 from harness.report.collect import backend_label
 
@@ -193,7 +194,7 @@ def memory_bars(rows: list[dict]) -> str | None:
                        label=f"memory budget {dev}: {b:.0f} MB")
         ax.set_yticks(range(len(rows)), labels)
         ax.invert_yaxis()
-        ax.set_xlabel("MB")
+        ax.set_xlabel(metrics.entry("peak_rss_mb").unit)
         ax.set_xlim(0, max([r["peak"] for r in rows] + [b for b, _ in budgets]) * 1.18)
         ax.set_title("Memory per backend")
         ax.grid(axis="y", visible=False)

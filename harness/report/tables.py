@@ -9,73 +9,38 @@ lm-evaluation-harness reports them.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
+from harness import metrics, numbers
 from harness.records import Record, flat_row, latest
 from harness.report.collect import Inputs, backend_label
 
 STATUS_TEXT = {"pass": "PASS", "fail": "FAIL", "not_measured": "NOT MEASURED",
                "not_valid": "NOT VALID", "incomplete": "INCOMPLETE"}
-METRIC_NAMES = {
-    "ttft_ms": ("time to first token", "ms"), "prefill_tps": ("prefill speed", "tokens/s"),
-    "decode_tps": ("decode speed", "tokens/s"), "itl_p50_ms": ("inter-token latency p50", "ms"),
-    "itl_p90_ms": ("inter-token latency p90", "ms"),
-    "itl_p99_ms": ("inter-token latency p99", "ms"), "load_s": ("model load time", "s"),
-    "peak_rss_mb": ("peak memory (RSS)", "MB"), "perplexity": ("perplexity", ""),
-    "acc": ("accuracy", ""), "acc_norm": ("accuracy (length-normalised)", ""),
-    "determinism": ("greedy outputs repeat exactly", "fraction of prompts"),
-    "rss_slope_mb_per_min": ("memory growth during the soak run", "MB/min"),
-    "sustained_ratio": ("sustained over initial decode speed (soak)", "ratio"),
-}
 PARITY_ORDER = ("ppl_diff_pct", "top1_agreement", "mean_kl")
 SKIP_QUALITY = ("items_per_s",)
 
 
 def fmt(v, digits: int | None = None) -> str:
-    """A number for people: about 4 significant digits, '-' when missing; a [low, high]
-    pair as 'low .. high'."""
-    if isinstance(v, (list, tuple)):
-        return " .. ".join(fmt(x, digits) for x in v) or "-"
-    if v is None or isinstance(v, bool) or not isinstance(v, (int, float)):
-        return "-" if v is None else str(v)
-    if isinstance(v, float) and not math.isfinite(v):
-        return "-"
-    if digits is not None:
-        return f"{v:.{digits}f}"
-    if isinstance(v, int) or float(v).is_integer() and abs(v) < 1e6:
-        return str(int(v))
-    return f"{v:.{_decimals(v)}f}" if abs(v) >= 1 or v == 0 else f"{v:.3g}"
+    """A number for people (harness.metrics.fmt, auto style)."""
+    return numbers.fmt(v, "auto", digits)
 
 
-def _decimals(v: float) -> int:
-    a = abs(v)
-    return 0 if a >= 1000 else 1 if a >= 10 else 2 if a >= 1 else 3
-
-
-def pm(value, spread) -> str:
-    """'value ± spread', the spread with the value's decimals (just the value when the
-    spread is 0 or unknown)."""
-    if value is None:
-        return "-"
-    if not spread or not isinstance(spread, (int, float)) or not math.isfinite(spread):
-        return fmt(value)
-    d = _decimals(value) if isinstance(value, float) and abs(value) >= 0.001 else 4
-    return f"{fmt(value)} ± {spread:.{d}f}"
+pm = numbers.pm
 
 
 # ------------------------------------------------------------------ verdict
 def requirement(b: dict) -> str:
     """A budget as a sentence fragment: '≤ 1000 ms at 128 prompt tokens'."""
-    _, unit = METRIC_NAMES.get(b["metric"], (b["metric"], ""))
-    unit = b.get("unit") or unit
+    entry = metrics.get(b["metric"])
+    unit = b.get("unit") or (entry.report_unit if entry else "")
     parts = []
     if b.get("min") is not None:
         parts.append(f"≥ {fmt(b['min'])}")
     if b.get("max") is not None:
         parts.append(f"≤ {fmt(b['max'])}")
     text = " and ".join(parts) or "-"
-    if unit and parts and unit != "fraction of prompts":
+    if unit and parts:
         text += f" {unit}"
     where = []
     if b.get("prompt_tokens"):
@@ -92,7 +57,8 @@ def verdict_view(inputs: Inputs) -> dict:
     for v in inputs.verdicts:
         budgets = []
         for b in v.get("budgets", []):
-            name, _ = METRIC_NAMES.get(b["metric"], (b["metric"], ""))
+            entry = metrics.get(b["metric"])
+            name = entry.title if entry and entry.title else b["metric"]
             budgets.append({"metric": b["metric"], "name": name, "requirement": requirement(b),
                             "measured": fmt(b.get("measured")), "bound": fmt(b.get("bound")),
                             "status": b["status"], "status_text": STATUS_TEXT[b["status"]],
@@ -219,8 +185,9 @@ def quality_rows(inputs: Inputs) -> list[dict]:
                          "backend": backend_label(r), "device": r.device,
                          "metric": name, "value": fmt(mean, digits),
                          "stderr": fmt(sem, digits) if sem is not None else "",
-                         "direction": "higher is better" if m.higher_is_better
-                         else "lower is better", "n": fmt(n), "items_per_s": fmt(ips)})
+                         "direction": "higher is better"
+                         if metrics.direction(name, m.higher_is_better) else "lower is better",
+                         "n": fmt(n), "items_per_s": fmt(ips)})
     return rows
 
 

@@ -105,8 +105,8 @@ def run(backend: Backend, *, task: dict, items: list, on_repetition: Progress = 
             by_regex.append(float(found is not None and normalize(found, **opts) in answers))
         if on_repetition:
             on_repetition(i)
-    out = [Measurement("exact_match", "fraction", True, tuple(exact)),
-           Measurement("contains", "fraction", True, tuple(contains))]
+    out = [Measurement.of("exact_match", tuple(exact)),
+           Measurement.of("contains", tuple(contains))]
     if pattern:
-        out.append(Measurement("regex_match", "fraction", True, tuple(by_regex)))
+        out.append(Measurement.of("regex_match", tuple(by_regex)))
     return out

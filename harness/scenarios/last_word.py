@@ -38,7 +38,6 @@ def run(backend: Backend, *, task: dict, items: list, on_repetition: Progress = 
         done += len(group)
         if on_repetition:
             on_repetition(done)
-    return [Measurement("acc", "fraction", True, tuple(acc)),
-            Measurement("target_logprob", "nats", True, tuple(lps)),
-            Measurement("target_perplexity", "ppl", False,
-                        (math.exp(-sum(lps) / len(lps)),))]
+    return [Measurement.of("acc", tuple(acc)),
+            Measurement.of("target_logprob", tuple(lps)),
+            Measurement.of("target_perplexity", (math.exp(-sum(lps) / len(lps)),))]

@@ -111,6 +111,6 @@ def run(backend: Backend, *, task: dict, items: list, on_repetition: Progress = 
         done += len(group)
         if on_repetition:
             on_repetition(done)
-    return [Measurement("acc", "fraction", True, tuple(acc)),
-            Measurement("acc_norm", "fraction", True, tuple(acc_norm)),
-            Measurement("acc_per_token", "fraction", True, tuple(acc_tok))]
+    return [Measurement.of("acc", tuple(acc)),
+            Measurement.of("acc_norm", tuple(acc_norm)),
+            Measurement.of("acc_per_token", tuple(acc_tok))]

@@ -80,7 +80,7 @@ def run(backend: Backend, *, task: dict, text: str, n_tokens: int, out_path: str
         details["greedy"] = greedy_continuations(backend, bos, text_ids)
     if on_repetition:
         on_repetition(1)
-    return [Measurement("parity_tokens", "tokens", True, (float(len(ids)),))], details
+    return [Measurement.of("parity_tokens", (float(len(ids)),))], details
 
 
 class ParityScenario(Scenario):
@@ -163,11 +163,10 @@ def pairwise(dumps: dict, reference: str, names: list[str], dump_dir: Path,
         greedy_a, greedy_b = ref.details.get("greedy"), dumps[b].details.get("greedy")
         greedy = []
         if greedy_a and greedy_b and len(greedy_a) == len(greedy_b):
-            greedy = [Measurement("greedy_identical", "fraction", True,
-                                  tuple(float(x == y) for x, y in zip(greedy_a, greedy_b))),
-                      Measurement("greedy_first_diff", "tokens", True,
-                                  tuple(float(first_difference(x, y))
-                                        for x, y in zip(greedy_a, greedy_b)))]
+            greedy = [Measurement.of("greedy_identical", tuple(
+                          float(x == y) for x, y in zip(greedy_a, greedy_b))),
+                      Measurement.of("greedy_first_diff", tuple(
+                          float(first_difference(x, y)) for x, y in zip(greedy_a, greedy_b)))]
         fields = dict(
             kind="parity", started_at=ref["started_at"], model=ref.model,
             backend={"name": f"{reference}~{b}", "info": {
@@ -179,13 +178,13 @@ def pairwise(dumps: dict, reference: str, names: list[str], dump_dir: Path,
                     "artifacts": {reference: ref.model["artifact"],
                                   b: dumps[b].model["artifact"]}},
             env=ref.env, measurements=[
-                Measurement("ppl_diff_pct", "%", False, (m["ppl_diff_pct"],)),
-                Measurement("top1_agreement", "fraction", True, tuple(m["agree"])),
-                Measurement("mean_kl", "nats", False, tuple(m["kl"])),
-                Measurement("reference_perplexity", "", False, (m["ppl_a"],)),
-                Measurement("perplexity", "", False, (m["ppl_b"],)),
-                Measurement("next_token_acc", "fraction", True, tuple(m["hit_b"])),
-                Measurement("reference_next_token_acc", "fraction", True, tuple(m["hit_a"])),
+                Measurement.of("ppl_diff_pct", (m["ppl_diff_pct"],)),
+                Measurement.of("top1_agreement", tuple(m["agree"])),
+                Measurement.of("mean_kl", tuple(m["kl"])),
+                Measurement.of("reference_perplexity", (m["ppl_a"],)),
+                Measurement.of("perplexity", (m["ppl_b"],)),
+                Measurement.of("next_token_acc", tuple(m["hit_b"])),
+                Measurement.of("reference_next_token_acc", tuple(m["hit_a"])),
                 *greedy])
         mc = mcnemar_row(m)
         fields["details"] = {

@@ -42,4 +42,4 @@ def run(backend: Backend, *, task: dict, items: list, on_repetition: Progress = 
         done += len(group)
         if on_repetition:
             on_repetition(done)
-    return [Measurement("acc", "fraction", True, tuple(acc))]
+    return [Measurement.of("acc", tuple(acc))]

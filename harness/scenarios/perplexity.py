@@ -126,17 +126,17 @@ def measurements(window_nll: list[float], window_tokens: list[int],
     """The metrics from per-window NLL and token counts; word/byte metrics when `texts`
     (every document, every token scored) are given."""
     total, n_tok = sum(window_nll), sum(window_tokens)
-    out = [Measurement("token_perplexity", "ppl", False, (math.exp(total / n_tok),))]
+    out = [Measurement.of("token_perplexity", (math.exp(total / n_tok),))]
     if texts is not None:
         words = sum(count_words(t) for t in texts)
         n_bytes = sum(count_bytes(t) for t in texts)
         out += [
-            Measurement("word_perplexity", "ppl", False, (math.exp(total / words),)),
-            Measurement("byte_perplexity", "ppl", False, (math.exp(total / n_bytes),)),
-            Measurement("bits_per_byte", "bits/byte", False, (total / n_bytes / math.log(2),)),
-            Measurement("text_words", "words", False, (float(words),)),
-            Measurement("text_bytes", "bytes", False, (float(n_bytes),)),
+            Measurement.of("word_perplexity", (math.exp(total / words),)),
+            Measurement.of("byte_perplexity", (math.exp(total / n_bytes),)),
+            Measurement.of("bits_per_byte", (total / n_bytes / math.log(2),)),
+            Measurement.of("text_words", (float(words),)),
+            Measurement.of("text_bytes", (float(n_bytes),)),
         ]
-    out += [Measurement("window_nll", "nats", False, tuple(window_nll)),
-            Measurement("window_tokens", "tokens", False, tuple(float(t) for t in window_tokens))]
+    out += [Measurement.of("window_nll", tuple(window_nll)),
+            Measurement.of("window_tokens", tuple(float(t) for t in window_tokens))]
     return out

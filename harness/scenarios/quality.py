@@ -48,7 +48,7 @@ class QualityScenario(Scenario):
 
     def derived(self, item: dict, elapsed_s: float) -> list[Measurement]:
         n = item["task"]["n_items"]
-        return [Measurement("items_per_s", "items/s", True, (n / elapsed_s,))]
+        return [Measurement.of("items_per_s", (n / elapsed_s,))]
 
     def run(self, backend, item, shared, progress):
         return run(backend, task=item["task"], items=item["items"], on_repetition=progress), None

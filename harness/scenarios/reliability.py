@@ -65,7 +65,7 @@ def determinism(backend: Backend, *, prompts: list[str], gen_tokens: int, repeti
         outputs.append(runs[0])
         if on_repetition:
             on_repetition(i + 1)
-    return ([Measurement("determinism", "identical (1) or not (0)", True, tuple(samples))],
+    return ([Measurement.of("determinism", tuple(samples))],
             {"outputs": outputs})
 
 
@@ -93,15 +93,15 @@ def soak(backend: Backend, *, duration_s: float, prompt_tokens: int, gen_tokens:
     mean_tps = sum(tps) / len(tps) if tps else 0.0
     drift = slope_per_minute(ts[skip:], tps[skip:]) / mean_tps * 100 if mean_tps else 0.0
     sustained = sustained_ratio(ts, tps)
-    extra = [Measurement("sustained_ratio", "last/first minute", True, (sustained[0],))] \
+    extra = [Measurement.of("sustained_ratio", (sustained[0],))] \
         if sustained else []
-    return ([Measurement("soak_t_s", "s", False, tuple(ts)),
-             Measurement("soak_decode_tps", "tokens/s", True, tuple(tps)),
-             Measurement("soak_rss_mb", "MB", False, tuple(rss)),
-             Measurement("rss_slope_mb_per_min", "MB/min", False,
-                         (theil_sen(ts[skip:], rss[skip:])[0] if len(ts) - skip > 1 else 0.0,)),
-             Measurement("decode_drift_pct_per_min", "%/min", True, (drift,)),
-             Measurement("soak_errors", "count", False, (float(errors),)), *extra],
+    return ([Measurement.of("soak_t_s", tuple(ts)),
+             Measurement.of("soak_decode_tps", tuple(tps)),
+             Measurement.of("soak_rss_mb", tuple(rss)),
+             Measurement.of("rss_slope_mb_per_min", (
+                 theil_sen(ts[skip:], rss[skip:])[0] if len(ts) - skip > 1 else 0.0,)),
+             Measurement.of("decode_drift_pct_per_min", (drift,)),
+             Measurement.of("soak_errors", (float(errors),)), *extra],
             {"last_error": last_error, "generations": len(ts),
              "sustained_window_s": sustained[1] if sustained else None})
 

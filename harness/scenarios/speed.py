@@ -96,12 +96,12 @@ def run(backend: Backend, *, prompt_tokens: int, gen_tokens: int, repetitions: i
         if on_repetition:
             on_repetition(rep + 1)
     return [
-        Measurement("ttft_ms", "ms", False, tuple(ttft)),
-        Measurement("prefill_tps", "tokens/s", True, tuple(prefill)),
-        Measurement("decode_tps", "tokens/s", True, tuple(decode)),
-        Measurement("itl_ms", "ms", False, tuple(itl)),
-        Measurement("e2e_ms", "ms", False, tuple(e2e)),
-    ] + ([Measurement("gen_tokens_out", "tokens", True, tuple(produced))] if real_text else [])
+        Measurement.of("ttft_ms", tuple(ttft)),
+        Measurement.of("prefill_tps", tuple(prefill)),
+        Measurement.of("decode_tps", tuple(decode)),
+        Measurement.of("itl_ms", tuple(itl)),
+        Measurement.of("e2e_ms", tuple(e2e)),
+    ] + ([Measurement.of("gen_tokens_out", tuple(produced))] if real_text else [])
 
 
 class SpeedScenario(Scenario):

@@ -43,10 +43,10 @@ def fertility(backend: Backend, texts: list[str]) -> list[Measurement]:
     tokens = sum(len(backend.tokenize(t, add_special=False)) for t in texts)
     chars = sum(len(t) for t in texts)
     words = sum(count_words(t) for t in texts)
-    return [Measurement("text_tokens", "tokens", False, (float(tokens),)),
-            Measurement("text_chars", "chars", False, (float(chars),)),
-            Measurement("tokens_per_char", "tokens/char", False, (tokens / chars,)),
-            Measurement("tokens_per_word", "tokens/word", False, (tokens / words,))]
+    return [Measurement.of("text_tokens", (float(tokens),)),
+            Measurement.of("text_chars", (float(chars),)),
+            Measurement.of("tokens_per_char", (tokens / chars,)),
+            Measurement.of("tokens_per_word", (tokens / words,))]
 
 
 def timed_generation(backend: Backend, prompt: list[int], max_new_tokens: int
@@ -80,9 +80,9 @@ def decode_chars(backend: Backend, text: str, *, prompt_tokens: int, gen_tokens:
         cpt.append(chars / (len(ids) - 1))
     if not cps:
         return []
-    return [Measurement("text_decode_chars_per_s", "chars/s", True, tuple(cps)),
-            Measurement("text_decode_tps", "tokens/s", True, tuple(tps)),
-            Measurement("text_decode_chars_per_token", "chars/token", True, tuple(cpt))]
+    return [Measurement.of("text_decode_chars_per_s", tuple(cps)),
+            Measurement.of("text_decode_tps", tuple(tps)),
+            Measurement.of("text_decode_chars_per_token", tuple(cpt))]
 
 
 def run(backend: Backend, *, task: dict, items: list) -> list[Measurement]:
