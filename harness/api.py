@@ -26,6 +26,7 @@ from harness.engine import log_stderr
 from harness.engine.plan import Plan
 from harness.engine.request import RunRequest
 from harness.errors import BenchError
+from harness.precision import DEFAULT as DEFAULT_PRECISION
 from harness.records import Record
 
 Log = Callable[[str], None]
@@ -73,7 +74,7 @@ def execute(plan: Plan, *, out_dir: str | Path | None = None,
     return RunResult(session.run_id, session.run_dir, records, session)
 
 
-def prepare(model: str, precision: str = "gguf", *, models_file: str | None = None,
+def prepare(model: str, precision: str = DEFAULT_PRECISION, *, models_file: str | None = None,
             log: Log = log_stderr) -> Path:
     """The ONNX folder for a GGUF model (catalogue id or path), converted once and cached."""
     from harness import prepare as prep
@@ -92,7 +93,7 @@ def prepare(model: str, precision: str = "gguf", *, models_file: str | None = No
 def verify_request(device: str, *, model: str | None = None,
                    backends: Iterable[str] = ("llama_cpp",), reps: int = 10,
                    soak_seconds: float = 240.0, limit: int | None = None,
-                   data_dir: str | None = None, precision: str = "gguf",
+                   data_dir: str | None = None, precision: str = DEFAULT_PRECISION,
                    timeout: float = 600.0, models_file: str | None = None,
                    wait_idle: float = 0.0) -> RunRequest:
     """The run a device profile's budgets need: speed at the budgeted prompt and
@@ -181,7 +182,7 @@ class ParityResult:
 
 def parity_request(*, model: str | None = None, backends: Iterable[str] = (),
                    task: str = "prose_en", tokens: int = 512, device: str = "host",
-                   precision: str = "gguf", models_file: str | None = None) -> RunRequest:
+                   precision: str = DEFAULT_PRECISION, models_file: str | None = None) -> RunRequest:
     """Default backends: llama_cpp, onnxruntime and transformers, where installed."""
     from harness import backends as reg
 

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from harness.cli.printers import FORMATS
 from harness.engine import log_stderr as log  # noqa: F401  (the commands import it from here)
 from harness.errors import BenchError
+from harness.precision import CHOICES as PRECISIONS
+from harness.precision import DEFAULT as DEFAULT_PRECISION
 
 EPILOG = ("exit codes: 0 success; 1 a run failed; 2 bad input (file, key or flag); "
           "130 interrupted")
@@ -98,7 +100,7 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
                    help="before each worker, wait up to SECONDS for other processes to leave "
                         "the pinned cores quiet (the record says if it gave up; default 0)")
-    p.add_argument("--precision", choices=("gguf", "int4-rtn", "int4", "fp32"), default="gguf",
+    p.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
                    help="ONNX precision for onnxruntime/ort_genai: gguf = the GGUF's own "
                         "quantized weights (default), int4-rtn = the builder's re-quantized "
                         "int4 (old name int4), fp32")

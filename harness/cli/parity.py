@@ -14,6 +14,8 @@ from pathlib import Path
 
 from harness.cli.common import EPILOG, log, split
 from harness.markdown import table
+from harness.precision import CHOICES as PRECISIONS
+from harness.precision import DEFAULT as DEFAULT_PRECISION
 
 
 def register(sub) -> None:
@@ -28,7 +30,7 @@ def register(sub) -> None:
                    "(default: prose_en)")
     p.add_argument("--tokens", type=int, default=512, help="positions compared (default 512)")
     p.add_argument("--device", "-d", default="host")
-    p.add_argument("--precision", choices=("gguf", "int4-rtn", "int4", "fp32"), default="gguf",
+    p.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
                    help="ONNX precision (default gguf: the GGUF's own weights)")
     p.add_argument("--format", "-o", choices=("markdown", "json"), default="markdown")
     p.add_argument("--out", default=None, help="results folder (default: results/runs)")

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from harness.cli.common import EPILOG, log, positive_seconds, print_plan, split
 from harness.errors import BenchError
+from harness.precision import CHOICES as PRECISIONS
+from harness.precision import DEFAULT as DEFAULT_PRECISION
 
 
 def register(sub) -> None:
@@ -33,7 +35,7 @@ def register(sub) -> None:
                         "budget needs 192 s, see harness/measure/soak.py)")
     p.add_argument("--limit", type=int, default=None, help="first N items of quality tasks")
     p.add_argument("--data-dir", default=None, help="where task data files are looked up")
-    p.add_argument("--precision", choices=("gguf", "int4-rtn", "int4", "fp32"), default="gguf")
+    p.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION)
     p.add_argument("--timeout", type=float, default=600.0)
     p.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
                    help="before each worker, wait up to SECONDS for the pinned cores to be "

@@ -12,7 +12,8 @@ from typing import Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-PRECISIONS = ("gguf", "int4-rtn", "int4", "fp32")
+from harness.precision import CHOICES as PRECISIONS
+from harness.precision import DEFAULT as DEFAULT_PRECISION
 
 
 class RunRequest(BaseModel):
@@ -39,7 +40,8 @@ class RunRequest(BaseModel):
     timeout: float = Field(600.0, gt=0)
     #: before each worker, wait up to this many seconds for the pinned cores to be quiet
     wait_idle: float = Field(0.0, ge=0)
-    precision: Literal["gguf", "int4-rtn", "int4", "fp32"] = "gguf"  # int4: old name of int4-rtn
+    #: an ONNX precision or an old name of one (harness/precision.py)
+    precision: Literal[PRECISIONS] = DEFAULT_PRECISION  # type: ignore[valid-type]
     speed: bool = True
     tasks: tuple[str, ...] = ("default",)
     limit: int | None = Field(None, ge=1)
