@@ -101,13 +101,15 @@ def verify_request(device: str, *, model: str | None = None,
     two worker processes (when budgeted) and a soak run."""
     from harness.config import load_device
 
+    # the numeric flags first (RunRequest's rules), before the device profile is read
+    run_request(timeout=timeout, wait_idle=wait_idle, soak_seconds=soak_seconds, limit=limit)
     prof = load_device(device)
     budgets = prof.budgets
     if not budgets:
         raise BenchError(f"device profile {prof.name!r} has no budgets to verify")
     if reps < 2:
         raise BenchError("--reps: at least 2 repetitions are needed for a confidence bound")
-    return RunRequest(
+    return run_request(
         models=(model,) if model else (), device=device, backends=tuple(backends) or ("llama_cpp",),
         prompts=tuple(sorted({b.prompt_tokens for b in budgets if b.prompt_tokens} or {128})),
         gens=tuple(sorted({b.gen_tokens for b in budgets if b.gen_tokens} or {64})),
@@ -220,3 +222,56 @@ def parity(request: RunRequest, *, out_dir: str | Path | None = None, log: Log =
             run.session.derived(key, seq=seq, **fields)
             rows.append(row)
     return ParityResult(run, rows, failed)
+
+
+# ================================================================== for the command line
+# What `sllm-bench` needs beyond plan/execute: the CLI imports harness.api and nothing of
+# harness.engine. Each call hands over to the engine's own function.
+def run_request(**fields) -> RunRequest:
+    """RunRequest(**fields); a value the request refuses is a BenchError (exit code 2) that
+    names its flag, as the command line reports it."""
+    from pydantic import ValidationError
+
+    from harness.engine.request import refusal
+
+    try:
+        return RunRequest(**fields)
+    except ValidationError as e:
+        raise refusal(e) from None
+
+
+def parse_int_list(text: str, flag: str) -> list[int]:
+    """'128,512' -> [128, 512]: a flag's comma-separated positive integers."""
+    from harness.engine import plan as engine_plan
+
+    return engine_plan.parse_int_list(text, flag)
+
+
+def describe(the_plan: Plan) -> list[str]:
+    """The plan in words: one line per job and a total."""
+    from harness.engine import plan as engine_plan
+
+    return engine_plan.describe(the_plan.jobs)
+
+
+def total_units(the_plan: Plan) -> int:
+    """Progress units of a plan (a progress bar's total)."""
+    from harness.engine import session
+
+    return session.total_units(the_plan.jobs)
+
+
+def catalogue(models_file: str | None = None):
+    """(the model catalogue, its path): `models_file`, else the project's models.yaml."""
+    from harness.engine import resolve
+
+    return resolve.catalogue(models_file)
+
+
+def resume_state(run_dir: Path):
+    """An earlier run folder to go on with (`run --resume`): its .request (from run.json,
+    validated), the .finished record keys (execute's `skip`), .check_models(plan) (a
+    DataError when a model changed since) and .left(plan), the records still to do."""
+    from harness.engine.resume import resume_state as state
+
+    return state(Path(run_dir))
