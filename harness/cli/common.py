@@ -7,15 +7,21 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import math
 import sys
 from collections.abc import Iterator
 
 from harness.cli.printers import FORMATS
-from harness.engine import log_stderr as log  # noqa: F401  (the commands import it from here)
 from harness.errors import BenchError
 from harness.precision import CHOICES as PRECISIONS
 from harness.precision import DEFAULT as DEFAULT_PRECISION
+
+def log(msg: str) -> None:
+    """The commands' log: one line on standard error (harness.api's log_stderr, imported
+    on first use; stdout stays the output)."""
+    from harness import api
+
+    api.log_stderr(msg)
+
 
 EPILOG = ("exit codes: 0 success; 1 a run failed; 2 bad input (file, key or flag); "
           "130 interrupted")
@@ -24,12 +30,6 @@ EPILOG = ("exit codes: 0 success; 1 a run failed; 2 bad input (file, key or flag
 def split(values: list[str] | None) -> list[str]:
     """Repeated and comma-separated flag values, in order, blanks dropped."""
     return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
-
-
-def positive_seconds(flag: str, value: float) -> float:
-    if not math.isfinite(value) or value <= 0:
-        raise BenchError(f"{flag}: must be a positive number of seconds, got {value}")
-    return value
 
 
 def parse_settings(values: list[str] | None) -> dict:
@@ -123,12 +123,12 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
 
 
 def print_plan(title: str, plan) -> None:
-    from harness.engine.plan import describe
+    from harness import api
 
     for w in plan.warnings + plan.notes:
         log(f"warning: {w}")
     log(title)
-    for line in describe(plan.jobs):
+    for line in api.describe(plan):
         log(line)
 
 
@@ -138,8 +138,8 @@ def progress_bar(plan, enabled: bool) -> Iterator[object | None]:
     if not (enabled and sys.stderr.isatty()):
         yield None
         return
+    from harness import api
     from harness.cli.progress import RichProgress
-    from harness.engine.session import total_units
 
-    with RichProgress(total_units(plan.jobs)) as bar:
+    with RichProgress(api.total_units(plan)) as bar:
         yield bar

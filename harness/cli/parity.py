@@ -39,14 +39,13 @@ def register(sub) -> None:
 
 def cmd_parity(args) -> int:
     from harness import api
-    from harness.engine.plan import describe
 
     request = api.parity_request(model=args.model, backends=split(args.backend),
                                  task=args.task, tokens=args.tokens, device=args.device,
                                  precision=args.precision, models_file=args.models_file)
 
     def show(plan) -> None:
-        for line in describe(plan.jobs):
+        for line in api.describe(plan):
             log(line)
 
     result = api.parity(request, out_dir=Path(args.out) if args.out else None, log=log,
