@@ -15,6 +15,7 @@ from harness.errors import BenchError
 from harness.precision import CHOICES as PRECISIONS
 from harness.precision import DEFAULT as DEFAULT_PRECISION
 
+
 def log(msg: str) -> None:
     """The commands' log: one line on standard error (harness.api's log_stderr, imported
     on first use; stdout stays the output)."""

@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from harness.errors import BackendUnavailable, ModelError
-from harness.precision import ALIASES, NAMES, Precision, canonical
+from harness.precision import ALIASES, NAMES, Precision, canonical  # noqa: F401 (ALIASES)
 from harness.precision import DEFAULT as DEFAULT_PRECISION
 
 PRECISIONS = NAMES  # the recipes (harness/precision.py); ALIASES: old names still accepted
