@@ -33,6 +33,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import default_model, harness_record, parser, t_interval  # noqa: E402
+from harness.precision import CHOICES as PRECISIONS  # noqa: E402
+from harness.precision import DEFAULT as DEFAULT_PRECISION  # noqa: E402
 
 TARGET = 1.05
 METRICS = ("decode_tps", "prefill_tps")
@@ -88,7 +90,7 @@ def main() -> int:
     ap.set_defaults(rounds=10)
     ap.add_argument("--reps", type=int, default=3,
                     help="repetitions per backend in a round (default 3)")
-    ap.add_argument("--precision", default="gguf", choices=("gguf", "int4-rtn", "int4", "fp32"))
+    ap.add_argument("--precision", default=DEFAULT_PRECISION, choices=PRECISIONS)
     args = ap.parse_args()
     import os
 

@@ -26,6 +26,7 @@ from harness.engine import log_stderr
 from harness.engine.plan import Plan
 from harness.engine.request import RunRequest
 from harness.errors import BenchError
+from harness.precision import DEFAULT as DEFAULT_PRECISION
 from harness.records import Record
 
 Log = Callable[[str], None]
@@ -73,7 +74,7 @@ def execute(plan: Plan, *, out_dir: str | Path | None = None,
     return RunResult(session.run_id, session.run_dir, records, session)
 
 
-def prepare(model: str, precision: str = "gguf", *, models_file: str | None = None,
+def prepare(model: str, precision: str = DEFAULT_PRECISION, *, models_file: str | None = None,
             log: Log = log_stderr) -> Path:
     """The ONNX folder for a GGUF model (catalogue id or path), converted once and cached."""
     from harness import prepare as prep
@@ -92,7 +93,7 @@ def prepare(model: str, precision: str = "gguf", *, models_file: str | None = No
 def verify_request(device: str, *, model: str | None = None,
                    backends: Iterable[str] = ("llama_cpp",), reps: int = 10,
                    soak_seconds: float = 240.0, limit: int | None = None,
-                   data_dir: str | None = None, precision: str = "gguf",
+                   data_dir: str | None = None, precision: str = DEFAULT_PRECISION,
                    timeout: float = 600.0, models_file: str | None = None,
                    wait_idle: float = 0.0) -> RunRequest:
     """The run a device profile's budgets need: speed at the budgeted prompt and
@@ -100,13 +101,15 @@ def verify_request(device: str, *, model: str | None = None,
     two worker processes (when budgeted) and a soak run."""
     from harness.config import load_device
 
+    # the numeric flags first (RunRequest's rules), before the device profile is read
+    run_request(timeout=timeout, wait_idle=wait_idle, soak_seconds=soak_seconds, limit=limit)
     prof = load_device(device)
     budgets = prof.budgets
     if not budgets:
         raise BenchError(f"device profile {prof.name!r} has no budgets to verify")
     if reps < 2:
         raise BenchError("--reps: at least 2 repetitions are needed for a confidence bound")
-    return RunRequest(
+    return run_request(
         models=(model,) if model else (), device=device, backends=tuple(backends) or ("llama_cpp",),
         prompts=tuple(sorted({b.prompt_tokens for b in budgets if b.prompt_tokens} or {128})),
         gens=tuple(sorted({b.gen_tokens for b in budgets if b.gen_tokens} or {64})),
@@ -180,7 +183,7 @@ class ParityResult:
 
 def parity_request(*, model: str | None = None, backends: Iterable[str] = (),
                    task: str = "prose_en", tokens: int = 512, device: str = "host",
-                   precision: str = "gguf", models_file: str | None = None) -> RunRequest:
+                   precision: str = DEFAULT_PRECISION, models_file: str | None = None) -> RunRequest:
     """Default backends: llama_cpp, onnxruntime and transformers, where installed."""
     from harness import backends as reg
 
@@ -218,3 +221,56 @@ def parity(request: RunRequest, *, out_dir: str | Path | None = None, log: Log =
             run.session.derived(key, seq=seq, **fields)
             rows.append(row)
     return ParityResult(run, rows, failed)
+
+
+# ================================================================== for the command line
+# What `sllm-bench` needs beyond plan/execute: the CLI imports harness.api and nothing of
+# harness.engine. Each call hands over to the engine's own function.
+def run_request(**fields) -> RunRequest:
+    """RunRequest(**fields); a value the request refuses is a BenchError (exit code 2) that
+    names its flag, as the command line reports it."""
+    from pydantic import ValidationError
+
+    from harness.engine.request import refusal
+
+    try:
+        return RunRequest(**fields)
+    except ValidationError as e:
+        raise refusal(e) from None
+
+
+def parse_int_list(text: str, flag: str) -> list[int]:
+    """'128,512' -> [128, 512]: a flag's comma-separated positive integers."""
+    from harness.engine import plan as engine_plan
+
+    return engine_plan.parse_int_list(text, flag)
+
+
+def describe(the_plan: Plan) -> list[str]:
+    """The plan in words: one line per job and a total."""
+    from harness.engine import plan as engine_plan
+
+    return engine_plan.describe(the_plan.jobs)
+
+
+def total_units(the_plan: Plan) -> int:
+    """Progress units of a plan (a progress bar's total)."""
+    from harness.engine import session
+
+    return session.total_units(the_plan.jobs)
+
+
+def catalogue(models_file: str | None = None):
+    """(the model catalogue, its path): `models_file`, else the project's models.yaml."""
+    from harness.engine import resolve
+
+    return resolve.catalogue(models_file)
+
+
+def resume_state(run_dir: Path):
+    """An earlier run folder to go on with (`run --resume`): its .request (from run.json,
+    validated), the .finished record keys (execute's `skip`), .check_models(plan) (a
+    DataError when a model changed since) and .left(plan), the records still to do."""
+    from harness.engine.resume import resume_state as state
+
+    return state(Path(run_dir))

@@ -63,6 +63,40 @@ def test_request_is_frozen_and_rejects_unknown_fields():
         r.reps = 3
 
 
+
+@pytest.mark.parametrize("fields, message", [
+    ({"reps": 0}, "--reps: must be at least 1, got 0"),
+    ({"timeout": float("nan")}, "--timeout: must be a positive number of seconds, got nan"),
+    ({"soak_seconds": -5.0}, "--soak-seconds: must be 0 (no soak) or a positive number, got -5.0"),
+    ({"gens": (1,)}, "--gen: at least 2 tokens are needed to measure decode speed"),
+    ({"prompt_source": "poem"}, "--prompt-source: expected synthetic or text:TASK, got 'poem'"),
+    ({"reps": 0, "limit": 0}, "--reps: must be at least 1, got 0"),
+    ({"limit": 0, "gens": (1,)}, "--limit: must be at least 1, got 0"),
+    ({"prompt": (8,)}, "invalid request at prompt: Extra inputs are not permitted"),
+])
+def test_run_request_refusals_name_the_flag(fields, message):
+    """RunRequest validates; api.run_request turns its refusal into the CLI's one line."""
+    from harness import api
+    from harness.errors import BenchError
+
+    with pytest.raises(BenchError) as e:
+        api.run_request(**fields)
+    assert str(e.value) == message
+
+
+def test_precision_names_come_from_one_enum():
+    import typing
+
+    from harness import precision, prepare
+    from harness.api import RunRequest
+    from harness.cli import build_parser
+
+    assert precision.CHOICES == ("gguf", "int4-rtn", "int4", "fp32")
+    assert typing.get_args(RunRequest.model_fields["precision"].annotation) == precision.CHOICES
+    assert build_parser().parse_args(["run", "--precision", "int4"]).precision == "int4"
+    assert prepare.PRECISIONS == precision.NAMES and prepare.canonical_precision("int4") == \
+        precision.Precision.INT4_RTN == "int4-rtn"
+
 def test_verify_emits_determinism_and_verdict_through_the_session(project):
     from harness import api
 

@@ -157,3 +157,11 @@ def test_tests_do_not_import_other_test_files():
            for p in sorted((ROOT / "tests").rglob("*.py"))
            for line, name in imports_of_test_modules(p.read_text(encoding="utf-8"))]
     assert not bad, "\n".join(bad)
+
+
+def test_cli_calls_the_api_not_the_engine():
+    """The command line goes through harness.api (plus its printers and the light helpers):
+    no module of harness/cli imports harness.engine."""
+    bad = sorted(f"{m} -> {n}" for m, deps in graph().items() if m.startswith("harness.cli")
+                 for n in deps if n == "harness.engine" or n.startswith("harness.engine."))
+    assert not bad, bad

@@ -99,6 +99,7 @@ def test_budget_validation(project):
     (["run", "--model", "no-such-model"], "unknown model 'no-such-model'"),
     (["run", "--prompt", "abc"], "--prompt: expected comma-separated integers"),
     (["run", "--reps", "0"], "--reps: must be at least 1"),
+    (["run", "--wait-idle", "-1"], "--wait-idle: must be 0 or a positive number of seconds"),
 ])
 def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(project, args, needle):
     r = run_cli(*args, "--out", str(project / "out"))

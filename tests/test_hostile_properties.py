@@ -314,12 +314,12 @@ def test_any_run_flags(fake_project, flags):
 @SETTINGS
 @given(value=FLAG_VALUE)
 def test_any_list_and_number_flag(value):
-    from harness.cli.common import depth_list, parse_settings, positive_seconds
-    from harness.engine.plan import parse_int_list
+    from harness import api
+    from harness.cli.common import depth_list, parse_settings
 
-    for parse in (lambda: parse_int_list(value, "--prompt"), lambda: depth_list(value),
+    for parse in (lambda: api.parse_int_list(value, "--prompt"), lambda: depth_list(value),
                   lambda: parse_settings([value]),
-                  lambda: positive_seconds("--timeout", float(value))):
+                  lambda: api.run_request(timeout=float(value))):
         try:
             parse()
         except ValueError:

@@ -21,9 +21,9 @@ def _where(src) -> str:
 
 
 def cmd_models(args) -> int:
-    from harness.engine import resolve
+    from harness import api
 
-    cat, _ = resolve.catalogue(args.models_file)
+    cat, _ = api.catalogue(args.models_file)
     rows = [[m.id + (" (default)" if m.id == cat.default else ""), m.format, _where(m.source),
              m.parameters or "-", m.quantization or "-", m.license or "-"]
             for m in cat.models]

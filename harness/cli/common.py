@@ -7,13 +7,22 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import math
 import sys
 from collections.abc import Iterator
 
 from harness.cli.printers import FORMATS
-from harness.engine import log_stderr as log  # noqa: F401  (the commands import it from here)
 from harness.errors import BenchError
+from harness.precision import CHOICES as PRECISIONS
+from harness.precision import DEFAULT as DEFAULT_PRECISION
+
+
+def log(msg: str) -> None:
+    """The commands' log: one line on standard error (harness.api's log_stderr, imported
+    on first use; stdout stays the output)."""
+    from harness import api
+
+    api.log_stderr(msg)
+
 
 EPILOG = ("exit codes: 0 success; 1 a run failed; 2 bad input (file, key or flag); "
           "130 interrupted")
@@ -22,12 +31,6 @@ EPILOG = ("exit codes: 0 success; 1 a run failed; 2 bad input (file, key or flag
 def split(values: list[str] | None) -> list[str]:
     """Repeated and comma-separated flag values, in order, blanks dropped."""
     return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
-
-
-def positive_seconds(flag: str, value: float) -> float:
-    if not math.isfinite(value) or value <= 0:
-        raise BenchError(f"{flag}: must be a positive number of seconds, got {value}")
-    return value
 
 
 def parse_settings(values: list[str] | None) -> dict:
@@ -98,7 +101,7 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
                    help="before each worker, wait up to SECONDS for other processes to leave "
                         "the pinned cores quiet (the record says if it gave up; default 0)")
-    p.add_argument("--precision", choices=("gguf", "int4-rtn", "int4", "fp32"), default="gguf",
+    p.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
                    help="ONNX precision for onnxruntime/ort_genai: gguf = the GGUF's own "
                         "quantized weights (default), int4-rtn = the builder's re-quantized "
                         "int4 (old name int4), fp32")
@@ -121,12 +124,12 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
 
 
 def print_plan(title: str, plan) -> None:
-    from harness.engine.plan import describe
+    from harness import api
 
     for w in plan.warnings + plan.notes:
         log(f"warning: {w}")
     log(title)
-    for line in describe(plan.jobs):
+    for line in api.describe(plan):
         log(line)
 
 
@@ -136,8 +139,8 @@ def progress_bar(plan, enabled: bool) -> Iterator[object | None]:
     if not (enabled and sys.stderr.isatty()):
         yield None
         return
+    from harness import api
     from harness.cli.progress import RichProgress
-    from harness.engine.session import total_units
 
-    with RichProgress(total_units(plan.jobs)) as bar:
+    with RichProgress(api.total_units(plan)) as bar:
         yield bar

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from harness.cli.common import EPILOG, log, split
 from harness.markdown import table
+from harness.precision import CHOICES as PRECISIONS
+from harness.precision import DEFAULT as DEFAULT_PRECISION
 
 
 def register(sub) -> None:
@@ -28,7 +30,7 @@ def register(sub) -> None:
                    "(default: prose_en)")
     p.add_argument("--tokens", type=int, default=512, help="positions compared (default 512)")
     p.add_argument("--device", "-d", default="host")
-    p.add_argument("--precision", choices=("gguf", "int4-rtn", "int4", "fp32"), default="gguf",
+    p.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
                    help="ONNX precision (default gguf: the GGUF's own weights)")
     p.add_argument("--format", "-o", choices=("markdown", "json"), default="markdown")
     p.add_argument("--out", default=None, help="results folder (default: results/runs)")
@@ -37,14 +39,13 @@ def register(sub) -> None:
 
 def cmd_parity(args) -> int:
     from harness import api
-    from harness.engine.plan import describe
 
     request = api.parity_request(model=args.model, backends=split(args.backend),
                                  task=args.task, tokens=args.tokens, device=args.device,
                                  precision=args.precision, models_file=args.models_file)
 
     def show(plan) -> None:
-        for line in describe(plan.jobs):
+        for line in api.describe(plan):
             log(line)
 
     result = api.parity(request, out_dir=Path(args.out) if args.out else None, log=log,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from harness.cli.common import EPILOG, log
+from harness.precision import CHOICES as PRECISIONS
+from harness.precision import DEFAULT as DEFAULT_PRECISION
 
 
 def register(sub) -> None:
@@ -12,7 +14,7 @@ def register(sub) -> None:
                           "for --precision gguf); cached by sha256 and precision recipe.",
                           epilog=EPILOG)
     prep.add_argument("model", help="catalogue id or path to a .gguf file")
-    prep.add_argument("--precision", choices=("gguf", "int4-rtn", "int4", "fp32"), default="gguf",
+    prep.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
                       help="gguf: the GGUF's own quantized blocks in MatMulNBits, not "
                            "re-quantized (default); int4-rtn: the builder's re-quantized int4 "
                            "(old name: int4); fp32: dequantized float32")

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.cli.common import (EPILOG, add_run_args, depth_list, log, parse_settings,
-                                 positive_seconds, print_plan, split)
-from harness.errors import BenchError, DataError
+                                 print_plan, split)
 
 
 def register(sub) -> None:
@@ -23,26 +22,17 @@ def register(sub) -> None:
 
 
 def request_from_args(args):
-    """The flags as a RunRequest (each bad flag a one-line error naming it)."""
-    from harness.engine import plan
-    from harness.engine.request import RunRequest
+    """The flags as a RunRequest (each bad flag a one-line error naming it: the text of a
+    list is parsed here, every value is checked by RunRequest)."""
+    from harness import api
 
-    if args.reps < 1:
-        raise BenchError(f"--reps: must be at least 1, got {args.reps}")
-    if args.warmup < 0:
-        raise BenchError(f"--warmup: must be 0 or more, got {args.warmup}")
-    positive_seconds("--timeout", args.timeout)
-    if args.limit is not None and args.limit < 1:
-        raise BenchError(f"--limit: must be at least 1, got {args.limit}")
-    gens = plan.parse_int_list(args.gen, "--gen")
-    if min(gens) < 2:
-        raise BenchError("--gen: at least 2 tokens are needed to measure decode speed")
+    gens = api.parse_int_list(args.gen, "--gen")
     tasks = split(args.tasks) if args.tasks else ["default"]
-    return RunRequest(
+    return api.run_request(
         models=split(args.model), backends=split(args.backend), device=args.device,
-        threads=plan.parse_int_list(args.threads, "--threads") if args.threads else None,
-        prompts=plan.parse_int_list(args.prompt, "--prompt"), gens=gens,
-        depths=depth_list(args.depth), prompt_source=_source(args.prompt_source),
+        threads=api.parse_int_list(args.threads, "--threads") if args.threads else None,
+        prompts=api.parse_int_list(args.prompt, "--prompt"), gens=gens,
+        depths=depth_list(args.depth), prompt_source=args.prompt_source,
         options=parse_settings(args.settings), reps=args.reps,
         warmup=args.warmup, timeout=args.timeout, precision=args.precision,
         wait_idle=args.wait_idle,
@@ -51,55 +41,14 @@ def request_from_args(args):
         models_file=args.models_file)
 
 
-def _source(text: str) -> str:
-    import re
-
-    if not re.fullmatch(r"synthetic|text:[A-Za-z0-9._-]+", text):
-        raise BenchError(f"--prompt-source: expected synthetic or text:TASK, got {text!r}")
-    return text
-
-
-def resumed_request(run_dir: Path):
-    """The request in an earlier run's run.json, validated like any input."""
-    from pydantic import ValidationError
-
-    from harness.engine.request import RunRequest
-    from harness.engine.session import read_manifest
-
-    data = read_manifest(run_dir)["request"]
-    try:
-        return RunRequest.model_validate(data)
-    except ValidationError as e:
-        err = e.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "request"
-        raise DataError(f"invalid request in run.json at {where}: {err['msg']}",
-                        path=run_dir / "run.json") from None
-
-
-def check_same_models(run_dir: Path, plan) -> None:
-    """A resumed run never changes model: every record already in the folder must be of a
-    model the plan resolves to now, with the same sha256."""
-    from harness.engine.session import recorded_models
-
-    now = {m.spec.id: m.sha256 for m in plan.models.values()}
-    for model_id, (sha, path) in recorded_models(run_dir).items():
-        if now.get(model_id) != sha:
-            have = ", ".join(f"{i} ({s[:12]})" for i, s in now.items())
-            raise DataError(f"cannot resume: this run measured model {model_id!r} (sha256 "
-                            f"{str(sha)[:12]}..., e.g. {path.name}) but run.json now resolves "
-                            f"to {have}; start a new run instead", path=run_dir / "run.json")
-
-
 def cmd_run(args) -> int:
     from harness import api
     from harness.cli import printers
     from harness.cli.common import progress_bar
-    from harness.engine.session import finished_keys
 
     if args.resume:
-        run_dir = Path(args.resume).resolve()
-        request = resumed_request(run_dir)
-        skip = finished_keys(run_dir)
+        resume = api.resume_state(Path(args.resume).resolve())
+        request, skip, run_dir = resume.request, resume.finished, resume.run_dir
         out_dir, run_id = run_dir.parent, run_dir.name
         log(f"resuming {run_dir}: {len(skip)} record(s) already finished")
     else:
@@ -111,8 +60,8 @@ def cmd_run(args) -> int:
             check_writable_dir(out_dir, "--out")
     plan = api.plan(request)
     if args.resume:
-        check_same_models(run_dir, plan)
-        if all(j.item_key(i) in skip for j in plan.jobs for i in range(len(j.items))):
+        resume.check_models(plan)
+        if not resume.left(plan):
             log(f"nothing left to run: every record of {run_dir} is finished")
             return 0
     print_plan(f"plan (device {plan.device.name}, pinned to CPUs {plan.device.cpu_set()}):",

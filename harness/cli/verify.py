@@ -11,12 +11,12 @@ Exit code 0 only when every budget of every verdict passes.
 
 from __future__ import annotations
 
-import math
 import sys
 from pathlib import Path
 
-from harness.cli.common import EPILOG, log, positive_seconds, print_plan, split
-from harness.errors import BenchError
+from harness.cli.common import EPILOG, log, print_plan, split
+from harness.precision import CHOICES as PRECISIONS
+from harness.precision import DEFAULT as DEFAULT_PRECISION
 
 
 def register(sub) -> None:
@@ -33,7 +33,7 @@ def register(sub) -> None:
                         "budget needs 192 s, see harness/measure/soak.py)")
     p.add_argument("--limit", type=int, default=None, help="first N items of quality tasks")
     p.add_argument("--data-dir", default=None, help="where task data files are looked up")
-    p.add_argument("--precision", choices=("gguf", "int4-rtn", "int4", "fp32"), default="gguf")
+    p.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION)
     p.add_argument("--timeout", type=float, default=600.0)
     p.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
                    help="before each worker, wait up to SECONDS for the pinned cores to be "
@@ -51,15 +51,6 @@ def cmd_verify(args) -> int:
     from harness.cli.common import progress_bar
     from harness.verdict import markdown_table
 
-    positive_seconds("--timeout", args.timeout)
-    if not math.isfinite(args.wait_idle) or args.wait_idle < 0:
-        raise BenchError(f"--wait-idle: must be 0 or a positive number of seconds, got "
-                         f"{args.wait_idle}")
-    if not math.isfinite(args.soak_seconds) or args.soak_seconds < 0:
-        raise BenchError(f"--soak-seconds: must be 0 (no soak) or a positive number, got "
-                         f"{args.soak_seconds}")
-    if args.limit is not None and args.limit < 1:
-        raise BenchError(f"--limit: must be at least 1, got {args.limit}")
     request = api.verify_request(
         args.device, model=args.model, backends=split(args.backend), reps=args.reps,
         soak_seconds=args.soak_seconds, limit=args.limit, data_dir=args.data_dir,

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness.engine.resolve import ResolvedModel, folder_size
+from harness.precision import AS_SUPPLIED
 
 
 def artifact(model: ResolvedModel, backend: str, precision: str,
@@ -22,7 +23,7 @@ def artifact(model: ResolvedModel, backend: str, precision: str,
     if registry.artifact_kind(backend) == "gguf":
         return model.path, {"kind": "gguf"}
     if model.spec.format == "onnx":
-        return model.path, {"kind": "onnx", "precision": "as supplied",
+        return model.path, {"kind": "onnx", "precision": AS_SUPPLIED,
                             "path": str(model.path), "size_bytes": folder_size(model.path)}
     from harness import prepare
     from harness.models import check_onnx_folder

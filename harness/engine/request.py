@@ -12,7 +12,9 @@ from typing import Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-PRECISIONS = ("gguf", "int4-rtn", "int4", "fp32")
+from harness.errors import BenchError
+from harness.precision import CHOICES as PRECISIONS
+from harness.precision import DEFAULT as DEFAULT_PRECISION
 
 
 class RunRequest(BaseModel):
@@ -39,7 +41,8 @@ class RunRequest(BaseModel):
     timeout: float = Field(600.0, gt=0)
     #: before each worker, wait up to this many seconds for the pinned cores to be quiet
     wait_idle: float = Field(0.0, ge=0)
-    precision: Literal["gguf", "int4-rtn", "int4", "fp32"] = "gguf"  # int4: old name of int4-rtn
+    #: an ONNX precision or an old name of one (harness/precision.py)
+    precision: Literal[PRECISIONS] = DEFAULT_PRECISION  # type: ignore[valid-type]
     speed: bool = True
     tasks: tuple[str, ...] = ("default",)
     limit: int | None = Field(None, ge=1)
@@ -81,3 +84,32 @@ class RunRequest(BaseModel):
         if not math.isfinite(v):
             raise ValueError("must be a finite number")
         return v
+
+
+#: RunRequest field -> (the flag that sets it, the message when the request refuses its
+#: value); in the order the command line reports them when several are wrong
+FLAG_ERRORS = {
+    "reps": ("--reps", "must be at least 1, got {input}"),
+    "warmup": ("--warmup", "must be 0 or more, got {input}"),
+    "timeout": ("--timeout", "must be a positive number of seconds, got {input}"),
+    "wait_idle": ("--wait-idle", "must be 0 or a positive number of seconds, got {input}"),
+    "soak_seconds": ("--soak-seconds", "must be 0 (no soak) or a positive number, got {input}"),
+    "limit": ("--limit", "must be at least 1, got {input}"),
+    "gens": ("--gen", "at least 2 tokens are needed to measure decode speed"),
+    "prompt_source": ("--prompt-source", "expected synthetic or text:TASK, got {input!r}"),
+}
+
+
+def refusal(error) -> BenchError:
+    """A RunRequest's pydantic ValidationError as one line naming the flag (exit code 2);
+    a field no flag sets is named by its place in the request."""
+    order = list(FLAG_ERRORS)
+    errors = sorted(error.errors(), key=lambda e: order.index(e["loc"][0])
+                    if e["loc"] and e["loc"][0] in FLAG_ERRORS else len(order))
+    err = errors[0]
+    field = err["loc"][0] if err["loc"] else None
+    if field in FLAG_ERRORS:
+        flag, text = FLAG_ERRORS[field]
+        return BenchError(f"{flag}: " + text.format(input=err.get("input")))
+    where = ".".join(str(p) for p in err["loc"]) or "request"
+    return BenchError(f"invalid request at {where}: {err['msg']}")

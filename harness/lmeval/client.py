@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import BenchError
+from harness.precision import DEFAULT as DEFAULT_PRECISION
 
 
 @dataclass
@@ -26,7 +27,7 @@ class WorkerClient:
     profile: str = "host"
     threads: int | None = None
     n_ctx: int | None = None
-    precision: str = "gguf"
+    precision: str = DEFAULT_PRECISION
     timeout: float = 600.0
     models_file: str | None = None
     options: dict | None = None

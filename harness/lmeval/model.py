@@ -25,6 +25,7 @@ from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 
 from harness.errors import BenchError
+from harness.precision import DEFAULT as DEFAULT_PRECISION
 from harness.lmeval.client import WorkerClient
 
 @register_model("sllm-bench")
@@ -32,7 +33,7 @@ class SllmBenchLM(LM):
     def __init__(self, backend: str = "llama_cpp", model: str | None = None,
                  profile: str = "host", threads: int | None = None, n_ctx: int | None = None,
                  max_length: int | None = None, add_bos: bool = False,
-                 precision: str = "gguf", timeout: float = 600.0,
+                 precision: str = DEFAULT_PRECISION, timeout: float = 600.0,
                  models_file: str | None = None, device: str | None = None,
                  batch_size=None, max_batch_size=None, **unknown) -> None:
         super().__init__()

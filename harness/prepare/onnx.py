@@ -40,11 +40,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from harness.errors import BackendUnavailable, ModelError
+from harness.precision import ALIASES, NAMES, Precision, canonical  # noqa: F401 (ALIASES)
+from harness.precision import DEFAULT as DEFAULT_PRECISION
 
-PRECISIONS = ("gguf", "int4-rtn", "fp32")
-#: old names still accepted
-ALIASES = {"int4": "int4-rtn"}
-DEFAULT_PRECISION = "gguf"
+PRECISIONS = NAMES  # the recipes (harness/precision.py); ALIASES: old names still accepted
 #: MatMulNBits accuracy_level of the gguf recipe (0: float32 activations, 4: int8
 #: activations per block, as llama.cpp's q8_0/q8_1 dot products); chosen by parity
 #: figures, see docs/faithful-port.md. Part of the cache key.
@@ -76,17 +75,17 @@ def _version(dist: str) -> str | None:
 
 def canonical_precision(precision: str) -> str:
     """The recipe name for a precision or its alias; ModelError for unknown ones."""
-    precision = ALIASES.get(precision, precision)
-    if precision not in PRECISIONS:
+    name = canonical(precision)
+    if name is None:
         raise ModelError(f"unknown ONNX precision {precision!r} (choose from {', '.join(PRECISIONS)})")
-    return precision
+    return name
 
 
 def recipe(precision: str) -> str:
     """The cache-key form of a precision: its name, plus the accuracy level for gguf."""
     precision = canonical_precision(precision)
     # "-q8acc4": 8-bit weights always run at accuracy_level 4 (transcode.node_accuracy_level)
-    return f"gguf-acc{GGUF_ACCURACY_LEVEL}-q8acc4" if precision == "gguf" else precision
+    return f"gguf-acc{GGUF_ACCURACY_LEVEL}-q8acc4" if precision == Precision.GGUF else precision
 
 
 def onnx_dir(sha256: str, precision: str) -> Path:
@@ -137,9 +136,9 @@ def prepare_onnx(gguf_path: Path, sha256: str, precision: str, *,
                 _gguf_to_safetensors(gguf_path, work / "hf")
             log(f"prepare: building {precision} ONNX with the onnxruntime-genai model builder")
             with _captured(build_log):
-                _build_onnx(work / "hf", out, "fp32" if precision == "fp32" else "int4",
+                _build_onnx(work / "hf", out, "fp32" if precision == Precision.FP32 else "int4",
                             work / "builder-cache")
-            if precision == "gguf":
+            if precision == Precision.GGUF:
                 from harness.prepare.transcode import transcode
 
                 log("prepare: replacing the builder's weights with the GGUF's own blocks")
@@ -152,7 +151,7 @@ def prepare_onnx(gguf_path: Path, sha256: str, precision: str, *,
             raise ModelError(f"cannot convert {gguf_path.name} to ONNX {precision}: "
                              f"{type(e).__name__}: {_first_line(e)} (log: {kept})") from None
         _write_prepared(out, sha256, precision, gguf_path, time.time() - started,
-                        tensors if precision == "gguf" else None)
+                        tensors if precision == Precision.GGUF else None)
         try:
             os.rename(out, final)
         except OSError:

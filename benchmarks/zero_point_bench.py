@@ -10,7 +10,7 @@
 For each accuracy level (0, 4) and rows M (1 = decoding, 128 = a prompt), the median
 microseconds per call over `reps` calls on one thread, and float / split. Run:
 
-    python -m harness.prepare.zero_point_bench [--k 576 --n 1536 --reps 300]
+    python benchmarks/zero_point_bench.py [--k 576 --n 1536 --reps 300]
 """
 
 from __future__ import annotations
