@@ -24,8 +24,7 @@ def main() -> int:
     ap.add_argument("--model", default=None, help="GGUF path (default: the catalogue default)")
     args = ap.parse_args()
 
-    from llama_cpp import Llama
-
+    from harness.backends.llama_extra_bufts import reference_llama
     from harness.backends.base import LoadRequest
     from harness.backends.llama_cpp import LlamaCppBackend
     from harness.scenarios import speed
@@ -34,7 +33,7 @@ def main() -> int:
     n_ctx = 2048
     harness_backend = LlamaCppBackend()
     harness_backend.load(LoadRequest(str(path), args.threads, n_ctx))
-    bare = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=args.threads,
+    bare = reference_llama(path, n_ctx=n_ctx, n_threads=args.threads,
                  n_threads_batch=args.threads, seed=0, verbose=False)
     prompt = speed.synthetic_prompt(bare.n_vocab(), args.prompt)
 

@@ -70,8 +70,7 @@ def _reference_logprob(ref, context, cont):
 
 
 def test_score_matches_a_full_forward_pass_even_across_ubatches():
-    from llama_cpp import Llama
-
+    from harness.backends.llama_extra_bufts import reference_llama
     from harness.backends.base import LoadRequest, ScoreRequest
     from harness.backends.llama_cpp import LlamaCppBackend
 
@@ -79,7 +78,7 @@ def test_score_matches_a_full_forward_pass_even_across_ubatches():
     # n_batch 8 makes llama.cpp compute the scoring batch in ubatches of 8 tokens
     b.load(LoadRequest(path=str(smollm2_path()), threads=2, n_ctx=256,
                        options={"n_batch": 8, "flash_attn": "off"}))  # as Llama() below
-    ref = Llama(str(smollm2_path()), n_ctx=256, n_threads=2, logits_all=True, verbose=False)
+    ref = reference_llama(smollm2_path(), n_ctx=256, n_threads=2, logits_all=True, verbose=False)
     context = b.tokenize("Seoul is the capital of South Korea. The capital of France is")
     conts = [b.tokenize(" a large city on the river Seine, known for art"), b.tokenize(" Paris.")]
     other = b.tokenize("Water boils at")
@@ -105,15 +104,14 @@ def test_score_matches_a_full_forward_pass_even_across_ubatches():
 
 def test_logits_are_a_full_forward_pass():
     import numpy as np
-    from llama_cpp import Llama
-
+    from harness.backends.llama_extra_bufts import reference_llama
     from harness.backends.base import LoadRequest
     from harness.backends.llama_cpp import LlamaCppBackend
 
     b = LlamaCppBackend()
     b.load(LoadRequest(path=str(smollm2_path()), threads=2, n_ctx=256,
                        options={"flash_attn": "off"}))  # Llama()'s setting
-    ref = Llama(str(smollm2_path()), n_ctx=256, n_threads=2, logits_all=True, verbose=False)
+    ref = reference_llama(smollm2_path(), n_ctx=256, n_threads=2, logits_all=True, verbose=False)
     tokens = b.tokenize("One, two, three, four, five")
     ref.eval(tokens)
     got = b.logits(tokens)
@@ -181,15 +179,14 @@ def test_low_level_generation_equals_llama_cpp_pythons_generate():
     """The low-level loop (argmax over the logits row in place) gives the same greedy ids
     as llama-cpp-python's own generate()
     (temperature 0, same settings), on real text, EOS ignored and honoured."""
-    from llama_cpp import Llama
-
+    from harness.backends.llama_extra_bufts import reference_llama
     from harness.backends.base import LoadRequest
     from harness.backends.llama_cpp import LlamaCppBackend
 
     b = LlamaCppBackend()
     b.load(LoadRequest(path=str(smollm2_path()), threads=2, n_ctx=512,
                        options={"flash_attn": "off", "n_batch": 512}))
-    ref = Llama(str(smollm2_path()), n_ctx=512, n_threads=2, n_batch=512, flash_attn=False,
+    ref = reference_llama(smollm2_path(), n_ctx=512, n_threads=2, n_batch=512, flash_attn=False,
                 verbose=False)
     for text in REAL_PROMPTS:
         ids = b.tokenize(text, add_special=True)

@@ -23,6 +23,9 @@ Model options (models.yaml `options:` or `run --set KEY=VALUE`), defaults as lla
   n_ubatch       physical batch llama.cpp computes at once (default 512)
   threads_batch  threads for prompt processing (default: the worker's threads)
   use_mmap       map the file instead of reading it (default true)
+  extra_bufts    auto | on | off: llama.cpp's extra weight buffers (AMX, repacking); auto
+                 keeps llama.cpp's default unless a probe shows its AMX path crashing on
+                 this CPU (llama_extra_bufts.py)
 All of them, as used, are recorded in backend info.
 """
 
@@ -36,19 +39,23 @@ from harness.errors import BenchError
 
 FLASH_ATTN = {"auto": "LLAMA_FLASH_ATTN_TYPE_AUTO", "on": "LLAMA_FLASH_ATTN_TYPE_ENABLED",
               "off": "LLAMA_FLASH_ATTN_TYPE_DISABLED"}
-DEFAULTS = {"flash_attn": "auto", "n_batch": 2048, "n_ubatch": 512, "use_mmap": True}
+DEFAULTS = {"flash_attn": "auto", "n_batch": 2048, "n_ubatch": 512, "use_mmap": True,
+            "extra_bufts": "auto"}
 
 
-def flash_attn_mode(value) -> str:
+def tristate(value, name: str = "flash_attn") -> str:
     """"auto", "on" or "off" from an option value (booleans accepted: true = on)."""
     if isinstance(value, bool):
         return "on" if value else "off"
     v = str(value).strip().lower()
     v = {"true": "on", "enabled": "on", "1": "on", "false": "off", "disabled": "off",
          "0": "off"}.get(v, v)
-    if v not in FLASH_ATTN:
-        raise BenchError(f"option flash_attn: expected auto, on or off, got {value!r}")
+    if v not in ("auto", "on", "off"):
+        raise BenchError(f"option {name}: expected auto, on or off, got {value!r}")
     return v
+
+
+flash_attn_mode = tristate
 
 
 _LOG_CALLBACK = None
@@ -80,7 +87,8 @@ class LlamaCppBackend(Backend):
     capabilities = frozenset({"generate", "score", "logits", "depth"})
     artifact = "gguf"
     requires = ("llama_cpp",)
-    options = frozenset({"flash_attn", "n_batch", "n_ubatch", "threads_batch", "use_mmap"})
+    options = frozenset({"flash_attn", "n_batch", "n_ubatch", "threads_batch", "use_mmap",
+                         "extra_bufts"})
 
     def load(self, request: LoadRequest) -> None:
         from llama_cpp import llama_cpp as C
@@ -98,9 +106,15 @@ class LlamaCppBackend(Backend):
             "use_mmap": bool(opts["use_mmap"]), "n_ctx": request.n_ctx}
         if not os.path.isfile(request.path):
             raise BenchError("model file not found", path=request.path)
+        from harness.backends.llama_extra_bufts import decide
+
+        extra, why = decide(request.path, tristate(opts["extra_bufts"], "extra_bufts"))
+        self.settings["extra_bufts"] = "on" if extra else "off"
+        self.settings["extra_bufts_why"] = why
         C.llama_backend_init()
         mparams = C.llama_model_default_params()
         mparams.n_gpu_layers = 0
+        mparams.use_extra_bufts = extra
         mparams.use_mmap = self.settings["use_mmap"]
         self.model = LlamaModel(path_model=request.path, params=mparams, verbose=verbose)
         cp = C.llama_context_default_params()
