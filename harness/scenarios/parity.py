@@ -127,7 +127,7 @@ def mcnemar_row(m: dict) -> dict:
     with the exact McNemar test of their difference: positions the reference got right
     and the port wrong, the reverse, and the two-sided p. Positions of one text are not
     independent, so p is a guide, not a calibrated test."""
-    from harness.gate.stats import mcnemar
+    from harness.measure.stats import mcnemar
 
     ref_only, port_only, p = mcnemar(m["hit_a"], m["hit_b"])
     n = len(m["hit_a"])
