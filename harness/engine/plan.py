@@ -76,7 +76,7 @@ def parse_int_list(text: str, flag: str) -> list[int]:
     return sorted(set(values))
 
 
-def jobs(scenario: str, work: list[Work], start: int = 0) -> list[Job]:
+def as_jobs(scenario: str, work: list[Work], start: int = 0) -> list[Job]:
     """A scenario's work as numbered jobs."""
     return [Job(index=start + i, model_id=w.model_id, backend=w.backend, threads=w.threads,
                 n_ctx=w.n_ctx, items=w.items, scenario=scenario)
@@ -151,7 +151,7 @@ def from_request(request: RunRequest) -> Plan:
     ctx = PlanContext(request=request, device=device, models=models, backends=backends,
                       threads=list(request.threads or [device.resolve_threads()]))
     for name in scenarios.names():
-        plan.jobs += jobs(name, scenarios.get(name).plan(ctx), start=len(plan.jobs))
+        plan.jobs += as_jobs(name, scenarios.get(name).plan(ctx), start=len(plan.jobs))
     plan.notes = ctx.notes
     if not plan.jobs:
         why = "; ".join(plan.notes) if plan.notes else "no quality task applies"

@@ -291,7 +291,7 @@ def pairwise(dumps: dict, reference: str, names: list[str], paths: dict[str, Pat
     a = np.load(paths[reference])
     out = []
     for b in names:
-        if b == reference or not dumps[b].ok:
+        if b == reference or b not in dumps or not dumps[b].ok:
             continue
         ids_a, ids_b = list(ref.details["ids"]), list(dumps[b].details["ids"])
         if ids_a != ids_b:
