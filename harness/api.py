@@ -12,14 +12,15 @@
 
 plan() checks a RunRequest and lists its jobs; execute() runs them, each in a fresh
 worker process, writing one record file per item and handing each record to `sinks` as
-it arrives. verify() and parity() build on the same two calls and emit what they derive
-(determinism across workers, parity records, verdicts) through the same session.
+it arrives; each scenario then derives its own records from its workers' (determinism
+across workers, parity between backends) through the same emit. verify() is execute,
+then judge (verdicts, report); parity() is plan, then execute.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness.engine import log_stderr
@@ -40,23 +41,23 @@ def default_out_dir() -> Path:
 
 @dataclass
 class RunResult:
-    """What execute() produced: the run folder and its records, in the order they came."""
+    """What execute() produced: the run folder and its records, in the order they came
+    (the workers', then the ones the scenarios derived from them)."""
 
     run_id: str
     run_dir: Path
     records: list[Record]
-    session: object = field(repr=False, default=None)
 
     @property
     def failed(self) -> list[Record]:
         return [r for r in self.records if not r.ok]
 
 
-def plan(request: RunRequest, *, parity_dump_dir: Path | None = None) -> Plan:
+def plan(request: RunRequest) -> Plan:
     """Check `request` and plan its jobs (nothing is written, no worker starts)."""
     from harness.engine.plan import from_request
 
-    return from_request(request, parity_dump_dir=parity_dump_dir)
+    return from_request(request)
 
 
 def execute(plan: Plan, *, out_dir: str | Path | None = None,
@@ -71,7 +72,7 @@ def execute(plan: Plan, *, out_dir: str | Path | None = None,
                       sinks=list(sinks), progress=progress, log=log,
                       skip=frozenset(skip), **({"run_id": run_id} if run_id else {}))
     records = session.execute()
-    return RunResult(session.run_id, session.run_dir, records, session)
+    return RunResult(session.run_id, session.run_dir, records)
 
 
 def prepare(model: str, precision: str = DEFAULT_PRECISION, *, models_file: str | None = None,
@@ -133,37 +134,23 @@ class VerifyResult:
 def verify(plan: Plan, *, out_dir: str | Path | None = None,
            sinks: Iterable[Callable[[Record], None]] = (), progress=None,
            log: Log = log_stderr, report: bool = True) -> VerifyResult:
-    """Execute a verify plan, then per backend: the determinism record across the two
-    workers, the verdict (verdict.json, or verdict-<backend>.json when several) and,
-    with `report`, report.html and report.md in the run folder."""
-    from harness.records import Measurement, verdict_filename
-    from harness.scenarios.reliability import combine_determinism
+    """Execute a verify plan (its records include the determinism record across the two
+    workers), then judge per backend: the verdict (verdict.json, or verdict-<backend>.json
+    when several) and, with `report`, report.html and report.md in the run folder."""
+    from harness.records import verdict_filename, write_json
     from harness.verdict import verdict
 
     run = execute(plan, out_dir=out_dir, sinks=sinks, progress=progress, log=log)
-    session = run.session
     (model,) = plan.models.values()
     env = run.records[0].env if run.records else {}
     backends = list(dict.fromkeys(j.backend for j in plan.jobs))
     docs = []
     for backend in backends:
-        mine = [r for r in session.records if r.backend == backend]
-        combined = combine_determinism(mine)
-        if combined:
-            samples, mismatches, base = combined
-            params = {k: v for k, v in base.params.items() if k != "worker"}
-            mine.append(session.derived(
-                f"{backend}-{model.spec.id}-t{params['threads']}-determinism", seq=base.seq,
-                kind="determinism", started_at=base["started_at"], model=base.model,
-                backend=base["backend"], device=base["device"],
-                task={"name": "determinism", "kind": "determinism", "version": 1},
-                params=params, env=base.env,
-                measurements=[Measurement.of("determinism", samples)],
-                details={"mismatches": mismatches, "workers": 2}))
+        mine = [r for r in run.records if r.backend == backend]
         doc = verdict(mine, plan.device, model={"id": model.spec.id, "sha256": model.sha256},
                       backend=backend, run_id=run.run_id, env=env,
                       host_warnings=plan.warnings)
-        session.write(verdict_filename(backend, len(backends)), doc)
+        write_json(run.run_dir / verdict_filename(backend, len(backends)), doc)
         docs.append(doc)
     if report:
         from harness.report import write_report
@@ -198,29 +185,24 @@ def parity_request(*, model: str | None = None, backends: Iterable[str] = (),
 
 def parity(request: RunRequest, *, out_dir: str | Path | None = None, log: Log = log_stderr,
            on_plan: Callable[[Plan], None] | None = None) -> ParityResult:
-    """Dump each backend's next-token distributions (one worker each), then compare each
-    with the reference (transformers when included, else the first backend) and emit one
-    parity record per pair."""
-    import tempfile
-
-    from harness.scenarios.parity import pairwise
-
-    names = list(request.backends)
-    reference = "transformers" if "transformers" in names else names[0]
-    with tempfile.TemporaryDirectory(prefix="sllm-bench-parity-") as tmp:
-        the_plan = plan(request, parity_dump_dir=Path(tmp))
-        if on_plan:
-            on_plan(the_plan)
-        run = execute(the_plan, out_dir=out_dir, log=log)
-        dumps = {r.backend: r for r in run.records}
-        failed = {b: r.error["message"] for b, r in dumps.items() if not r.ok}
-        text_task = the_plan.jobs[0].shared["text_task"]
-        rows = []
-        for seq, (key, fields, row) in enumerate(pairwise(dumps, reference, names, Path(tmp),
-                                                          text_task)):
-            run.session.derived(key, seq=seq, **fields)
-            rows.append(row)
+    """Plan, then execute: each backend's next-token distributions are dumped (one worker
+    each), then compared with the reference's (transformers when included, else the first
+    backend), one parity record per pair (harness.scenarios.parity)."""
+    the_plan = plan(request)
+    if on_plan:
+        on_plan(the_plan)
+    run = execute(the_plan, out_dir=out_dir, log=log)
+    rows, failed = parity_summary(run.records)
     return ParityResult(run, rows, failed)
+
+
+def parity_summary(records: Iterable[Record]) -> tuple[list[dict], dict[str, str]]:
+    """(summary row of each parity record, backend -> message of each failed dump) among
+    `records`: what `sllm-bench parity` and `run --parity` print."""
+    from harness.scenarios import parity as par
+
+    records = list(records)
+    return par.rows(records), par.failures(records)
 
 
 # ================================================================== for the command line

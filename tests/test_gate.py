@@ -128,7 +128,7 @@ def test_derived_metrics_are_reported_not_gated_with_the_reason(tmp_path):
 
 
 def test_holm_adjusted_p_values_by_hand():
-    from harness.gate.stats import holm
+    from harness.measure.stats import holm
 
     # sorted: 0.005 x 4 = 0.02, 0.01 x 3 = 0.03, 0.03 x 2 = 0.06, max(0.06, 0.04 x 1)
     assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
@@ -158,7 +158,7 @@ def test_holm_can_be_switched_off_in_the_config(tmp_path):
 
 
 def test_mcnemar_by_hand_discordant_0_7_on_36_items():
-    from harness.gate.stats import mcnemar
+    from harness.measure.stats import mcnemar
 
     base = [1.0] * 29 + [0.0] * 7
     cur = [1.0] * 36  # the 7 wrong items are now right, nothing lost
@@ -197,7 +197,7 @@ def test_accuracy_is_gated_by_exact_mcnemar_on_paired_items():
 def test_mcnemar_beats_unpaired_test_on_a_small_paired_drop():
     """Issue 18: on 36 items, a drop of 5 items (14 points) lost with none won is caught
     by McNemar (p = 1/32) and missed by Mann-Whitney on the same samples."""
-    from harness.gate.stats import p_worse
+    from harness.measure.stats import p_worse
 
     base, cur = [1.0] * 30 + [0.0] * 6, [1.0] * 25 + [0.0] * 11
     out = compare(base, cur, True, load_config(None).rule("acc", "fraction", "host", "t"))

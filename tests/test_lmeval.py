@@ -179,9 +179,9 @@ def test_scenario_answers_each_request_type_on_the_fake_backend(tmp_path):
     assert rolled[0] < 0
     texts = lmeval.generate_until(b, [["Say:", ["\n"], 5]])
     assert isinstance(texts[0], str)
-    item = {"task": {"name": "x"}, "kind": "nope", "requests": []}
+    item = lmeval.LmEvalItem("nope", [], {})
     with pytest.raises(ValueError, match="unknown lm-evaluation-harness request type 'nope'"):
-        lmeval.LmEvalScenario().run(b, item, {}, None)
+        lmeval.LmEvalScenario().run(b, item, None)
 
 
 def test_chat_contexts_are_tokenized_with_special_tokens():

@@ -119,7 +119,7 @@ def test_run_parity_attaches_the_ports_parity_to_the_run(tmp_path):
     assert json.loads(r.stdout)[0]["backend"] == "onnxruntime"  # stdout stays JSON
     (run_dir,) = [d for d in tmp_path.iterdir() if (d / "run.json").is_file()]
     assert [p.name for p in tmp_path.iterdir()] == [run_dir.name], list(tmp_path.iterdir())
-    recs = [read_record(p) for p in record_files([run_dir / "parity"])]
+    recs = [read_record(p) for p in record_files([run_dir])]
     (par,) = [x for x in recs if x.task_name == "parity"]  # not the two dumps
     s = par.details["summary"]
     assert par.details["artifact"]["precision"] == "gguf"

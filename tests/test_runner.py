@@ -7,6 +7,7 @@ import pytest
 from conftest import run_cli
 from harness.records import read_record, record_files
 from harness.engine.runner import run_worker
+from harness.scenarios.speed import SpeedItem
 
 
 def payload(tmp_path, **options):
@@ -14,9 +15,8 @@ def payload(tmp_path, **options):
     model.write_bytes(b"x")
     return {"backend": "fake", "scenario": "speed", "cpus": None,
             "load": {"path": str(model), "threads": 1, "n_ctx": 64, "options": options},
-            "shared": {"repetitions": 2, "warmup": 0},
-            "items": [{"prompt_tokens": 8, "gen_tokens": 16},
-                      {"prompt_tokens": 16, "gen_tokens": 16}]}
+            "items": [SpeedItem(8, 16, repetitions=2, warmup=0),
+                      SpeedItem(16, 16, repetitions=2, warmup=0)]}
 
 
 @pytest.fixture(autouse=True)

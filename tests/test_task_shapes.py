@@ -358,10 +358,10 @@ def test_planner_renders_the_default_models_chat_template(project, monkeypatch):
     plan = api.plan(api.RunRequest(backends=("llama_cpp",), speed=False, tasks=("chatqa",),
                                    models_file=str(ROOT / "models.yaml")))
     (task,) = plan.jobs[0].items
-    assert task["items"][0]["prompt"] == ("<|im_start|>system\nAnswer in one word.<|im_end|>\n"
-                                          "<|im_start|>user\nCapital of France?<|im_end|>\n"
-                                          "<|im_start|>assistant\n")
-    assert len(task["task"]["chat_template_sha256"]) == 64
+    assert task.items[0]["prompt"] == ("<|im_start|>system\nAnswer in one word.<|im_end|>\n"
+                                       "<|im_start|>user\nCapital of France?<|im_end|>\n"
+                                       "<|im_start|>assistant\n")
+    assert len(task.task["chat_template_sha256"]) == 64
 
 
 # ---------------------------------------------------------------- hostile input

@@ -27,10 +27,11 @@ def setup(project, *, limit_line="limit: 5"):
 
 def planned_items(request) -> dict[str, int]:
     from harness import api
+    from harness.scenarios.quality import QualityItem
 
     plan = api.plan(request)
-    return {t["task"]["name"]: t["task"]["n_items"] for j in plan.jobs for t in j.items
-            if "items" in t and "task" in t}
+    return {t.task["name"]: t.task["n_items"] for j in plan.jobs for t in j.items
+            if isinstance(t, QualityItem)}
 
 
 def test_verify_plan_takes_the_budget_limit_per_task(project):

@@ -38,7 +38,7 @@ def request_from_args(args):
         wait_idle=args.wait_idle,
         speed=not args.no_speed, tasks=[] if tasks == ["none"] else tasks, limit=args.limit,
         data_dir=str(Path(args.data_dir).resolve()) if args.data_dir else None,
-        models_file=args.models_file)
+        models_file=args.models_file, parity_ports=args.parity)
 
 
 def cmd_run(args) -> int:
@@ -76,36 +76,20 @@ def cmd_run(args) -> int:
     printer.footer()
     log(f"results: {result.run_dir} ({len(result.records)} record(s), "
         f"{len(result.failed)} failed)")
-    parity_failed = attach_parity(plan, result.run_dir, args) if args.parity else False
+    parity_failed = show_parity(result.records, args) if plan.request.parity_ports else False
     return 1 if result.failed or parity_failed else 0
 
 
-ONNX_BACKENDS = ("onnxruntime", "ort_genai")
-
-
-def attach_parity(plan, run_dir: Path, args) -> bool:
-    """`run --parity`: for every GGUF model the run measured through an ONNX backend, the
-    port's parity against the GGUF (llama_cpp as reference, onnxruntime scoring the port:
-    ort_genai runs the same ONNX folder), written under run_dir/parity/. True if it failed."""
+def show_parity(records, args) -> bool:
+    """`run --parity`: the ports' parity rows (Markdown output only: machine formats keep
+    stdout to their rows) and failed dumps (a comparison without rows had one). True if
+    one failed."""
     from harness import api
     from harness.cli.parity import print_rows
 
-    ported = sorted({j.model_id for j in plan.jobs if j.backend in ONNX_BACKENDS
-                     and plan.models[j.model_id].spec.format == "gguf"})
-    if not ported:
-        log("--parity: no GGUF model ran through an ONNX backend; nothing to compare")
-        return False
-    failed = False
-    for model_id in ported:
-        request = api.parity_request(model=model_id, backends=("llama_cpp", "onnxruntime"),
-                                     device=plan.request.device,
-                                     precision=plan.request.precision,
-                                     models_file=plan.request.models_file)
-        log(f"--parity: {model_id} ({plan.request.precision}) against its GGUF")
-        res = api.parity(request, out_dir=run_dir / "parity", log=log)
-        if args.format == "markdown":  # machine formats keep stdout to their rows
-            print_rows(res.rows, "markdown")
-        for backend, message in res.failed.items():
-            log(f"--parity: {backend} failed: {message}")
-        failed = failed or bool(res.failed) or not res.rows
-    return failed
+    rows, failed = api.parity_summary(records)
+    if args.format == "markdown" and rows:
+        print_rows(rows, "markdown")
+    for backend, message in failed.items():
+        log(f"--parity: {backend} failed: {message}")
+    return bool(failed)

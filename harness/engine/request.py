@@ -56,6 +56,9 @@ class RunRequest(BaseModel):
     #: parity_tokens positions, across `backends` (a parity request runs nothing else)
     parity_task: str | None = None
     parity_tokens: int = Field(512, ge=2)
+    #: run --parity: also each ONNX port's parity against its GGUF through llama_cpp (for
+    #: every GGUF model measured through an ONNX backend), in the same run folder
+    parity_ports: bool = False
 
     @field_validator("threads", "prompts")
     @classmethod

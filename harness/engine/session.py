@@ -1,6 +1,7 @@
 """Execute a plan: run every job in its own worker, turn events into run records, and emit
-every record (the workers', and the ones the parent derives: determinism across workers,
-parity) through one path: the record file, then every sink (printers, collectors).
+every record (the workers', and the ones each scenario derives from them once its workers
+are done: determinism across workers, parity) through one path: the record file, then
+every sink (printers, collectors).
 
 Records are named by their item's stable key and written as each finishes, so an
 interrupted or crashed run keeps everything it finished, and `run --resume` redoes only
@@ -101,12 +102,6 @@ class Session:
             sink(record)
         return record
 
-    def write(self, name: str, document) -> Path:
-        """Write a document the parent derives (e.g. verdict.json) into the run folder."""
-        path = self.run_dir / name
-        write_json(path, document)
-        return path
-
     def derived(self, key: str, *, seq: int, **fields) -> Record:
         """Make and emit a record the parent derives from worker records."""
         return self.emit(key, make_record(run_id=self.run_id, seq=seq, **fields))
@@ -115,16 +110,15 @@ class Session:
     def _record(self, job: Job, item: int, started: str, env: dict, artifact: dict,
                 loaded: dict | None, measurements: list[Measurement] | None = None,
                 error: dict | None = None, details: dict | None = None,
-                conditions: dict | None = None) -> Record:
+                conditions: dict | None = None, derived_params: dict | None = None) -> Record:
         model = self.plan.models[job.model_id]
         scenario = job.runs()
         it = job.items[item]
-        params = {"threads": job.threads, "n_ctx": job.n_ctx, **scenario.params(it, job.shared)}
+        params = {"threads": job.threads, "n_ctx": job.n_ctx, **scenario.params(it)}
         options = backend_options(job.backend, self.plan.request.options)
         if options:
             params["backend_options"] = options
-        if measurements and any(m.metric == "decode_tps" for m in measurements):
-            params["memory_bandwidth"] = self.bandwidth(job.threads)
+        params.update(derived_params or {})
         return make_record(
             kind=scenario.kind(it), run_id=self.run_id, seq=job.index * 1000 + item,
             started_at=started,
@@ -138,32 +132,29 @@ class Session:
             error=error, details=details, conditions=conditions)
 
     def _measurements(self, job: Job, item: int, raw: list[dict], extra: dict, loaded: dict,
-                      artifact_bytes: int) -> list[Measurement]:
-        """The worker's measurements plus what every record carries (load, memory, size,
-        wall time) and what derives from them (decode efficiency against the roofline)."""
+                      artifact_bytes: int) -> tuple[list[Measurement], dict]:
+        """The worker's measurements, what the scenario derives from them (and the params
+        that go with those), then what every record carries (load, memory, size, wall
+        time, energy) and what the scenario derives from the wall time."""
+        from harness.scenarios.base import ResultContext
+
         ms = [Measurement(**m) for m in raw]
-        decode = next((m for m in ms if m.metric == "decode_tps"), None)
-        if decode is not None:
-            import statistics
-
-            from harness.measure.bandwidth import decode_efficiency
-
-            gbps = self.bandwidth(job.threads)["gbps"]
-            ms.append(Measurement.of("decode_efficiency", (
-                decode_efficiency(statistics.median(decode.samples), artifact_bytes, gbps),)))
+        derived, params = job.runs().on_result(
+            job.items[item], ms, ResultContext(job.threads, artifact_bytes, self.bandwidth))
+        ms += derived
         ms += [Measurement.of("load_s", (loaded["load_s"],)),
                Measurement.of("peak_rss_mb", (extra["peak_rss_bytes"] / 2**20,)),
                Measurement.of("rss_after_load_mb", (loaded["rss_after_load_bytes"] / 2**20,)),
                Measurement.of("model_size_mb", (artifact_bytes / 2**20,)),
                Measurement.of("elapsed_s", (extra["elapsed_s"],))]
         ms += self._energy(job, item, extra.get("conditions"))
-        return ms + job.runs().derived(job.items[item], extra["elapsed_s"])
+        return ms + job.runs().derived(job.items[item], extra["elapsed_s"]), params
 
     def _energy(self, job: Job, item: int, conditions: dict | None) -> list[Measurement]:
         """Joules per generated token and tokens per joule, where the host counts energy."""
         from harness.measure.conditions import energy_per_token
 
-        tokens = job.runs().generated_tokens(job.items[item], job.shared)
+        tokens = job.runs().generated_tokens(job.items[item])
         e = energy_per_token(conditions, tokens) if conditions and tokens else None
         if not isinstance(e, dict):
             return []
@@ -219,6 +210,7 @@ class Session:
             raise KeyboardInterrupt
 
         previous = signal.signal(signal.SIGTERM, on_term)
+        produced: dict[str, list[Record]] = {}  # scenario -> its workers' records
         try:
             ran = 0
             for job in self.plan.jobs:
@@ -227,7 +219,7 @@ class Session:
                     continue
                 if ran and self.device.cooldown_s:
                     time.sleep(self.device.cooldown_s)
-                self._run_job(job, todo, env)
+                produced.setdefault(job.scenario, []).extend(self._run_job(job, todo, env))
                 ran += 1
         except KeyboardInterrupt:
             self._write_manifest(manifest, status="interrupted", finished_at=now_iso())
@@ -240,9 +232,26 @@ class Session:
         failed = sum(not r.ok for r in mine)
         self._write_manifest(manifest, status="failed" if failed else "ok",
                              finished_at=now_iso(), records=len(mine), failed=failed)
-        return mine
+        self._finish(produced)
+        return self.records[start:]
 
-    def _run_job(self, job: Job, todo: list[int], env: dict) -> None:
+    def _finish(self, produced: dict[str, list[Record]]) -> None:
+        """Each scenario of the plan, in plan order, derives and emits its records from
+        the ones its workers produced in this run."""
+        by_scenario: dict[str, list[Job]] = {}
+        for job in self.plan.jobs:
+            by_scenario.setdefault(job.scenario, []).append(job)
+        for name, jobs in by_scenario.items():
+            jobs[0].runs().finish(jobs, produced.get(name, []), self.derived)
+
+    def _run_job(self, job: Job, todo: list[int], env: dict) -> list[Record]:
+        """Run one job's unfinished items in a worker; returns the records it emitted."""
+        start = len(self.records)
+        self._work(job, todo, env)
+        return self.records[start:]
+
+    def _work(self, job: Job, todo: list[int], env: dict) -> None:
+        from harness import scenarios
         from harness.engine.artifacts import artifact
         from harness.engine.runner import run_worker
 
@@ -258,11 +267,11 @@ class Session:
                     job, i, started, env, {}, None,
                     error={"kind": "prepare", "message": str(e).splitlines()[0]}))
             return
-        payload = {"backend": job.backend, "scenario": job.scenario,
+        payload = {"backend": job.backend, "scenario": scenarios.ref(job.scenario),
                    "cpus": self.device.cpu_set(),
                    "load": {"path": str(path), "threads": job.threads, "n_ctx": job.n_ctx,
                             "options": dict(model.spec.options)},
-                   "shared": job.shared, "items": [job.items[i] for i in todo]}
+                   "items": [job.items[i] for i in todo]}
         loaded: dict | None = None
         size = art.get("size_bytes", model.size_bytes)
         monitor, waited = self._conditions_monitor(job)
@@ -279,10 +288,10 @@ class Session:
                 cond = event[3].get("conditions")
                 if cond is not None and waited is not None:
                     cond, waited = {**cond, "wait_idle": waited}, None  # before the first item
-                ms = self._measurements(job, i, event[2], event[3], loaded, size)
+                ms, params = self._measurements(job, i, event[2], event[3], loaded, size)
                 self.emit(job.item_key(i), self._record(job, i, started, env, art, loaded, ms,
                                                         details=event[3].get("details"),
-                                                        conditions=cond))
+                                                        conditions=cond, derived_params=params))
             elif kind == "failed":
                 i = todo[event[1]]
                 self.emit(job.item_key(i), self._record(job, i, started, env, art, loaded,

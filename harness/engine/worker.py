@@ -9,6 +9,9 @@ and nothing else. It talks to the parent only through a Pipe of plain-data messa
   ("result",   item_index, [measurement dicts], {"peak_rss_bytes", "elapsed_s", "details"})
   ("error",    item_index, {"kind", "message"})
   ("done",     {"peak_rss_bytes"})
+
+The payload names the scenario as "module:Class" (harness.scenarios.ref) and carries its
+typed items (frozen dataclasses, pickled to the child by multiprocessing).
 """
 
 from __future__ import annotations
@@ -59,13 +62,12 @@ def main(payload: dict, conn) -> None:
         load_s = time.perf_counter() - t0
         conn.send(("loaded", {"load_s": load_s, "info": backend.info(),
                               "rss_after_load_bytes": current_rss_bytes()}))
-        for item, params in enumerate(payload["items"]):
+        for item, work in enumerate(payload["items"]):
             def progress(done: int, _i=item) -> None:
                 conn.send(("progress", _i, done))
 
             t0 = time.perf_counter()
-            measurements, details = scenario.run(backend, params, payload.get("shared", {}),
-                                                 progress)
+            measurements, details = scenario.run(backend, work, progress)
             conn.send(("result", item, [m.plain() for m in measurements],
                        {"peak_rss_bytes": peak_rss_bytes(),
                         "elapsed_s": time.perf_counter() - t0, "details": details}))

@@ -43,6 +43,15 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+# the tests themselves live below the gate, beside the other statistics (the parity
+# scenario uses McNemar too); the gate only decides with them
+from harness.measure.stats import (center, change_interval, clean, holm, mcnemar,
+                                   mcnemar_one_sided, p_worse, paired_01, relative,
+                                   smallest_p)
+
+__all__ = ["Rule", "Outcome", "compare", "center", "change_interval", "clean", "holm",
+           "mcnemar", "mcnemar_one_sided", "p_worse", "paired_01", "relative", "smallest_p"]
+
 REGRESSION = "regression"
 IMPROVED = "improved"
 OK = "ok"
@@ -52,11 +61,6 @@ NO_SAMPLES = "no samples"
 NON_FINITE = "non-finite samples"
 #: decisions that leave a metric undecided (a pass only without --strict)
 UNDECIDED = (TOO_FEW, NO_SAMPLES, NON_FINITE)
-
-BOOTSTRAP_RESAMPLES = 2000
-BOOTSTRAP_SEED = 20261121
-EXACT_MAX_PAIRS = 2500  # exact Mann-Whitney p-values up to n * m pairs (50 x 50)
-
 
 @dataclass(frozen=True)
 class Rule:
@@ -97,11 +101,6 @@ class Outcome:
         return d
 
 
-def clean(samples: Sequence[float | None]) -> list[float]:
-    """Drop missing (None) and NaN samples; infinities are kept (see `compare`)."""
-    return [float(s) for s in samples if s is not None and not math.isnan(float(s))]
-
-
 def _undecided(x: list[float], y: list[float], rule: Rule) -> Outcome | None:
     """No usable sample on a side, or an infinite one: never a pass, never an improvement
     (None when both sides are usable)."""
@@ -114,95 +113,6 @@ def _undecided(x: list[float], y: list[float], rule: Rule) -> Outcome | None:
     return _gated(Outcome(n_baseline=len(x), n_current=len(y), baseline=None, current=None,
                           change=None, interval=None, p=None, rule=rule.rule,
                           decision=decision, reason="; ".join(bad)), rule)
-
-
-def center(samples: Sequence[float], how: str = "median") -> float:
-    import numpy as np
-
-    return float(np.median(samples) if how == "median" else np.mean(samples))
-
-
-def relative(new: float, old: float) -> float | None:
-    """new / old - 1, or None when old is 0."""
-    return new / old - 1.0 if old else None
-
-
-def change_interval(x: Sequence[float], y: Sequence[float], how: str = "median",
-                    confidence: float = 0.95, resamples: int = BOOTSTRAP_RESAMPLES,
-                    seed: int = BOOTSTRAP_SEED, paired: bool = False
-                    ) -> tuple[float, float] | None:
-    """Percentile-bootstrap interval of center(y) / center(x) - 1; paired: x[i] and y[i]
-    (one item) are resampled together."""
-    import numpy as np
-
-    xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    if xs.size < 2 or ys.size < 2:
-        return None
-    rng = np.random.default_rng(seed)
-    reduce = np.median if how == "median" else np.mean
-    ix = rng.integers(0, xs.size, (resamples, xs.size))
-    iy = ix if paired else rng.integers(0, ys.size, (resamples, ys.size))
-    cx, cy = reduce(xs[ix], axis=1), reduce(ys[iy], axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = cy / cx - 1.0
-    ratio = ratio[np.isfinite(ratio)]
-    if ratio.size == 0:
-        return None
-    alpha = (1.0 - confidence) / 2.0
-    return float(np.quantile(ratio, alpha)), float(np.quantile(ratio, 1.0 - alpha))
-
-
-def p_worse(x: Sequence[float], y: Sequence[float], higher_is_better: bool) -> float:
-    """One-sided Mann-Whitney U p-value for "y is worse than x"."""
-    from scipy.stats import mannwhitneyu
-
-    ties = len(set(x) | set(y)) < len(x) + len(y)
-    method = "exact" if not ties and len(x) * len(y) <= EXACT_MAX_PAIRS else "asymptotic"
-    alternative = "less" if higher_is_better else "greater"
-    p = float(mannwhitneyu(y, x, alternative=alternative, method=method).pvalue)
-    return 1.0 if math.isnan(p) else p  # all samples equal: no evidence either way
-
-
-def paired_01(x: Sequence[float], y: Sequence[float]) -> bool:
-    """Per-item 0/1 samples of the same items on both sides (same count, item i = item i)."""
-    return len(x) == len(y) > 0 and all(v in (0.0, 1.0) for v in (*x, *y))
-
-
-def mcnemar(x: Sequence[float], y: Sequence[float]) -> tuple[int, int, float]:
-    """Exact McNemar test of paired 0/1 samples: b items 1 -> 0, c items 0 -> 1, and the
-    two-sided exact p = min(1, 2 P(X <= min(b, c))), X ~ Binomial(b + c, 1/2)."""
-    from scipy.stats import binom
-
-    b = sum(1 for u, v in zip(x, y) if u == 1.0 and v == 0.0)
-    c = sum(1 for u, v in zip(x, y) if u == 0.0 and v == 1.0)
-    p = min(1.0, 2.0 * float(binom.cdf(min(b, c), b + c, 0.5))) if b + c else 1.0
-    return b, c, p
-
-
-def mcnemar_one_sided(k: int, n: int) -> float:
-    """P(X >= k), X ~ Binomial(n, 1/2): k of n discordant items went the tested way."""
-    from scipy.stats import binom
-
-    return float(binom.sf(k - 1, n, 0.5)) if n else 1.0
-
-
-def smallest_p(n: int, m: int) -> float:
-    """The smallest one-sided p-value Mann-Whitney U can give with n and m samples."""
-    from fractions import Fraction
-
-    return float(Fraction(1, math.comb(n + m, n)))  # underflows to 0.0, never overflows
-
-
-def holm(pvalues: Sequence[float]) -> list[float]:
-    """Holm step-down adjusted p-values: H_i is rejected at level alpha (family-wise)
-    exactly when its adjusted p < alpha. adjusted p_(i) = max over j <= i of
-    min(1, (m - j) * p_(j)), p sorted ascending, j from 0."""
-    order = sorted(range(len(pvalues)), key=lambda i: pvalues[i])
-    out, running = [1.0] * len(pvalues), 0.0
-    for j, i in enumerate(order):
-        running = max(running, min(1.0, (len(pvalues) - j) * pvalues[i]))
-        out[i] = running
-    return out
 
 
 def _beyond(worse_rel: float | None, worse_abs: float, rel: float, abs_: float) -> bool:

@@ -55,17 +55,17 @@ class WorkerClient:
 
     def ask(self, kind: str, requests: list, **settings) -> list:
         """Answers to `requests` of one lm-evaluation-harness request type, in order."""
+        from harness import scenarios
         from harness.engine.runner import run_worker
+        from harness.scenarios.lmeval import LmEvalItem
 
         if not requests:
             return []
-        item = {"task": {"name": f"lmeval-{kind}", "kind": kind, "version": 1},
-                "kind": kind, "requests": requests, **settings}
-        payload = {"backend": self.backend, "scenario": "lmeval",
+        payload = {"backend": self.backend, "scenario": scenarios.ref("lmeval"),
                    "cpus": self.device.cpu_set(),
                    "load": {"path": str(self.path), "threads": self.threads,
                             "n_ctx": self.n_ctx, "options": dict(self.resolved.spec.options)},
-                   "shared": {}, "items": [item]}
+                   "items": [LmEvalItem(kind, list(requests), dict(settings))]}
         for event in run_worker(payload, 1, timeout_s=self.timeout,
                                 memory_budget_mb=self.device.memory_budget_mb):
             if event[0] == "result":

@@ -1,7 +1,7 @@
 """lm-evaluation-harness requests, answered inside a worker (the `[lmeval]` front end,
 harness.lmeval, sends them; see there).
 
-An item is {"task": {...}, "kind", "requests", ...settings}; kind is one of
+An item (LmEvalItem) is a request type (kind), its requests and settings; kind is one of
 lm-evaluation-harness's request types and is answered with exactly the code the
 harness's own tasks use, so the numbers are the same as `sllm-bench run` on the same
 items:
@@ -21,9 +21,11 @@ The answers go back in the record details ("results"); there are no measurements
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from harness.backends.base import Backend
 from harness.scenarios import exact_match, multiple_choice, perplexity
-from harness.scenarios.base import Scenario
+from harness.scenarios.base import Item, Scenario
 from harness.scenarios.common import Progress, bos_ids, chunks, score_checked
 
 GROUPS_PER_CALL = 8
@@ -104,24 +106,35 @@ KINDS = {"loglikelihood": loglikelihood, "loglikelihood_rolling": loglikelihood_
          "generate_until": generate_until}
 
 
+@dataclass(frozen=True)
+class LmEvalItem(Item):
+    """Requests of one lm-evaluation-harness request type (`kind`), with its settings
+    (add_bos, chat, max_length) as keyword arguments of the answering function."""
+
+    kind: str
+    requests: list
+    settings: dict
+
+
 class LmEvalScenario(Scenario):
     name = "lmeval"
 
-    def key(self, item: dict) -> str:
-        return item["task"]["name"]
+    def key(self, item: LmEvalItem) -> str:
+        return f"lmeval-{item.kind}"
+
+    def task(self, item: LmEvalItem) -> dict:
+        return {"name": f"lmeval-{item.kind}", "kind": item.kind, "version": 1}
 
     def describe(self, job) -> str:
         return "lm-evaluation-harness requests: " + ", ".join(
-            f"{it['kind']} ({len(it['requests'])})" for it in job.items)
+            f"{it.kind} ({len(it.requests)})" for it in job.items)
 
-    def units(self, item: dict, shared: dict) -> int:
-        return len(item["requests"])
+    def units(self, item: LmEvalItem) -> int:
+        return len(item.requests)
 
-    def run(self, backend, item, shared, progress):
-        kind = item["kind"]
-        if kind not in KINDS:
-            raise ValueError(f"unknown lm-evaluation-harness request type {kind!r} "
+    def run(self, backend, item: LmEvalItem, progress):
+        if item.kind not in KINDS:
+            raise ValueError(f"unknown lm-evaluation-harness request type {item.kind!r} "
                              f"(known: {', '.join(KINDS)})")
-        settings = {k: v for k, v in item.items() if k not in ("task", "kind", "requests")}
-        return [], {"results": KINDS[kind](backend, item["requests"], progress=progress,
-                                           **settings)}
+        return [], {"results": KINDS[item.kind](backend, item.requests, progress=progress,
+                                                **item.settings)}

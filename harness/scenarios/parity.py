@@ -24,12 +24,14 @@ Both backends must have tokenized the text to the same ids, or the comparison is
 
 from __future__ import annotations
 
+import contextlib
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness.backends.base import Backend
 from harness.errors import BenchError
 from harness.records import Measurement
-from harness.scenarios.base import Scenario
+from harness.scenarios.base import Item, PlanContext, Scenario, Work
 from harness.scenarios.common import bos_ids
 
 DUMP_TASK = {"name": "parity-dump", "kind": "parity", "version": 1}
@@ -37,6 +39,11 @@ GREEDY_PROMPTS = 3
 GREEDY_PROMPT_TOKENS = 32
 GREEDY_STRIDE = 128
 GREEDY_TOKENS = 64
+#: run --parity: each ONNX port against its GGUF through llama_cpp (onnxruntime scoring
+#: the port: ort_genai runs the same ONNX folder), on this task's text
+ONNX_BACKENDS = ("onnxruntime", "ort_genai")
+PORT_BACKENDS = ("llama_cpp", "onnxruntime")
+PORT_TASK = "prose_en"
 
 
 def greedy_prompts(bos: list[int], text_ids: list[int]) -> list[list[int]]:
@@ -83,25 +90,158 @@ def run(backend: Backend, *, task: dict, text: str, n_tokens: int, out_path: str
     return [Measurement.of("parity_tokens", (float(len(ids)),))], details
 
 
+@dataclass(frozen=True)
+class ParityItem(Item):
+    """Dump one text's next-token distributions to `out_path` (log-softmax, .npy); the
+    parent compares them with the `reference` backend's (finish)."""
+
+    text: str
+    n_tokens: int
+    out_path: str
+    reference: str
+    text_task: dict
+
+
+def check_backends(backends: list[str]) -> None:
+    from harness import backends as reg
+
+    if len(backends) < 2:
+        raise BenchError("parity needs at least two backends")
+    for b in backends:
+        if not reg.available(b):
+            raise BenchError(f"parity: backend {b!r} is not installed")
+        if "logits" not in reg.backend_class(b).capabilities:
+            raise BenchError(f"backend {b!r} does not expose logits, which parity needs")
+
+
+def text_task(name: str) -> dict:
+    """A perplexity task, prepared: its spec and its documents."""
+    from harness.data import tasks as task_mod
+
+    task = task_mod.prepare(task_mod.load_task(name))
+    if task["task"]["kind"] != "perplexity":
+        raise BenchError(f"--task: {name!r} is not a perplexity task (it has no text)")
+    return task
+
+
+def comparisons(ctx: PlanContext) -> list[tuple[str, str, list[str]]]:
+    """(model id, reference, backends) to compare: the request's backends on its one model
+    (parity_task; the reference is transformers when included, else the first backend),
+    or, for `run --parity` (parity_ports), every GGUF model the run measures through an
+    ONNX backend against itself through llama_cpp."""
+    r = ctx.request
+    if r.parity_task:
+        (model_id,) = ctx.models
+        names = list(ctx.backends)
+        return [(model_id, "transformers" if "transformers" in names else names[0], names)]
+    if not r.parity_ports:
+        return []
+    ported = [m.spec.id for m in ctx.models.values() if m.spec.format == "gguf"
+              and any(b in ONNX_BACKENDS for b in ctx.backends)]
+    if not ported:
+        ctx.notes.append("--parity: no GGUF model runs through an ONNX backend; nothing to "
+                         "compare")
+    return [(m, PORT_BACKENDS[0], list(PORT_BACKENDS)) for m in ported]
+
+
 class ParityScenario(Scenario):
-    """Items: {task, text, n_tokens, out_path}."""
+    """Items: ParityItem, one per backend of a compared model; finish compares each
+    backend's dump with the reference's and emits one parity record per pair."""
 
     name = "parity"
 
-    def key(self, item: dict) -> str:
-        return item["task"]["name"]
+    def plan(self, ctx: PlanContext) -> list[Work]:
+        import tempfile
+        import uuid
+
+        todo = comparisons(ctx)
+        if not todo:
+            return []
+        for _, _, names in todo:
+            check_backends(names)
+        tokens = ctx.request.parity_tokens
+        task = text_task(ctx.request.parity_task or PORT_TASK)
+        text = task["items"][0]["text"]
+        n_ctx = max(ctx.device.context_size, tokens)
+        out = []
+        for model_id, reference, names in todo:
+            # the workers write the dumps here; finish removes them once compared
+            dump_dir = Path(tempfile.gettempdir()) / f"sllm-bench-parity-{uuid.uuid4().hex}"
+            out += [Work(model_id, b, ctx.device.resolve_threads(), n_ctx, (
+                ParityItem(text, tokens, str(dump_dir / f"{b}.npy"), reference,
+                           task["task"]),)) for b in names]
+        return out
+
+    def key(self, item: ParityItem) -> str:
+        return DUMP_TASK["name"]
 
     def describe(self, job) -> str:
-        return "parity: " + ", ".join(it["task"]["name"] for it in job.items)
+        return "parity: " + ", ".join(DUMP_TASK["name"] for _ in job.items)
 
-    def run(self, backend, item, shared, progress):
-        return run(backend, task=item["task"], text=item["text"], n_tokens=item["n_tokens"],
-                   out_path=item["out_path"], on_repetition=progress)
+    def task(self, item: ParityItem) -> dict:
+        return dict(DUMP_TASK)
+
+    def params(self, item: ParityItem) -> dict:
+        return {"n_tokens": item.n_tokens, "out_path": item.out_path}
+
+    def run(self, backend, item: ParityItem, progress):
+        Path(item.out_path).parent.mkdir(parents=True, exist_ok=True)
+        return run(backend, task=dict(DUMP_TASK), text=item.text, n_tokens=item.n_tokens,
+                   out_path=item.out_path, on_repetition=progress)
+
+    def finish(self, jobs, records, emit) -> None:
+        """Per compared model: one parity record per backend against the reference, then
+        the dumps are removed."""
+        models = list(dict.fromkeys(j.model_id for j in jobs))
+        seq = 0
+        for model_id in models:
+            mine = [j for j in jobs if j.model_id == model_id]
+            paths = {j.backend: Path(j.items[0].out_path) for j in mine}
+            first = mine[0].items[0]
+            dumps = {r.backend: r for r in records if r.model_id == model_id}
+            try:
+                for key, fields, _ in pairwise(dumps, first.reference,
+                                               [j.backend for j in mine], paths,
+                                               first.text_task):
+                    if len(models) > 1:  # several models in one run folder (run --parity)
+                        key = key.replace("parity-", f"parity-{model_id}-", 1)
+                    emit(key, seq=seq, **fields)
+                    seq += 1
+            finally:
+                for path in paths.values():
+                    path.unlink(missing_ok=True)
+                    with contextlib.suppress(OSError):
+                        path.parent.rmdir()
 
 
-def dump_item(text: str, n_tokens: int, out_path: Path) -> dict:
-    return {"task": dict(DUMP_TASK), "text": text, "n_tokens": n_tokens,
-            "out_path": str(out_path)}
+def rows(records) -> list[dict]:
+    """The summary row (what `sllm-bench parity` prints) of every parity record among
+    `records`, from the record alone."""
+    return [row(r) for r in records if r.kind == "parity" and r.task_name == "parity"]
+
+
+def failures(records) -> dict[str, str]:
+    """backend -> error message of every failed dump among `records`."""
+    return {r.backend: r.error["message"] for r in records
+            if r.task_name == DUMP_TASK["name"] and not r.ok}
+
+
+def row(record) -> dict:
+    """One parity record as a summary row: reference, backend, both perplexities, the
+    summary figures of its details, the port's artifact, the greedy first differences."""
+    d = record.to_dict()
+    samples = {m["metric"]: m["samples"] for m in d["measurements"]}
+    summary = d["details"]["summary"]
+    out = {"reference": d["params"]["reference"],
+           "backend": d["backend"]["name"].split("~", 1)[1],
+           "ppl_reference": samples["reference_perplexity"][0], "ppl": samples["perplexity"][0],
+           **{k: v for k, v in summary.items() if not k.startswith("greedy_")},
+           "artifact": d["details"]["artifact"]}
+    if "greedy_prompts" in summary:
+        out.update(greedy_identical=summary["greedy_identical"],
+                   greedy_prompts=summary["greedy_prompts"],
+                   greedy_first_diff=[int(x) for x in samples["greedy_first_diff"]])
+    return out
 
 
 def compare(a, b, ids: list[int]) -> dict:
@@ -127,7 +267,7 @@ def mcnemar_row(m: dict) -> dict:
     with the exact McNemar test of their difference: positions the reference got right
     and the port wrong, the reverse, and the two-sided p. Positions of one text are not
     independent, so p is a guide, not a calibrated test."""
-    from harness.gate.stats import mcnemar
+    from harness.measure.stats import mcnemar
 
     ref_only, port_only, p = mcnemar(m["hit_a"], m["hit_b"])
     n = len(m["hit_a"])
@@ -136,7 +276,7 @@ def mcnemar_row(m: dict) -> dict:
             "mcnemar_p": p}
 
 
-def pairwise(dumps: dict, reference: str, names: list[str], dump_dir: Path,
+def pairwise(dumps: dict, reference: str, names: list[str], paths: dict[str, Path],
              text_task: dict) -> list[tuple[str, dict, dict]]:
     """Compare every ok dump (harness.records.Record per backend) with the reference's.
 
@@ -148,10 +288,10 @@ def pairwise(dumps: dict, reference: str, names: list[str], dump_dir: Path,
     ref = dumps.get(reference)
     if ref is None or not ref.ok:
         return []
-    a = np.load(dump_dir / f"{reference}.npy")
+    a = np.load(paths[reference])
     out = []
     for b in names:
-        if b == reference or not dumps[b].ok:
+        if b == reference or b not in dumps or not dumps[b].ok:
             continue
         ids_a, ids_b = list(ref.details["ids"]), list(dumps[b].details["ids"])
         if ids_a != ids_b:
@@ -159,7 +299,7 @@ def pairwise(dumps: dict, reference: str, names: list[str], dump_dir: Path,
                      min(len(ids_a), len(ids_b)))
             raise BenchError(f"parity: {reference} and {b} tokenize the text differently "
                              f"(first difference at position {k})")
-        m = compare(a, np.load(dump_dir / f"{b}.npy"), ids_a)
+        m = compare(a, np.load(paths[b]), ids_a)
         greedy_a, greedy_b = ref.details.get("greedy"), dumps[b].details.get("greedy")
         greedy = []
         if greedy_a and greedy_b and len(greedy_a) == len(greedy_b):
@@ -186,24 +326,23 @@ def pairwise(dumps: dict, reference: str, names: list[str], dump_dir: Path,
                 Measurement.of("next_token_acc", tuple(m["hit_b"])),
                 Measurement.of("reference_next_token_acc", tuple(m["hit_a"])),
                 *greedy])
-        mc = mcnemar_row(m)
+        summary = {"ppl_diff_pct": m["ppl_diff_pct"],
+                   "top1_agreement": float(np.mean(m["agree"])),
+                   "mean_kl": float(np.mean(m["kl"])), **mcnemar_row(m),
+                   **({"greedy_identical": int(sum(greedy[0].samples)),
+                       "greedy_prompts": len(greedy[0].samples)} if greedy else {})}
         fields["details"] = {
             # what a leaderboard needs without reading samples: which port, against what
             "artifact": dict(dumps[b].model.get("artifact") or {}),
             "reference_artifact": dict(ref.model.get("artifact") or {}),
-            "summary": {"ppl_diff_pct": m["ppl_diff_pct"],
-                        "top1_agreement": float(np.mean(m["agree"])),
-                        "mean_kl": float(np.mean(m["kl"])), **mc,
-                        **({"greedy_identical": int(sum(greedy[0].samples)),
-                            "greedy_prompts": len(greedy[0].samples)} if greedy else {})}}
+            "summary": summary}
         row = {"reference": reference, "backend": b, "ppl_reference": m["ppl_a"],
-               "ppl": m["ppl_b"], "ppl_diff_pct": m["ppl_diff_pct"],
-               "top1_agreement": float(np.mean(m["agree"])),
-               "mean_kl": float(np.mean(m["kl"])), **mc,
+               "ppl": m["ppl_b"],
+               **{k: v for k, v in summary.items() if not k.startswith("greedy_")},
                "artifact": dict(dumps[b].model.get("artifact") or {})}
         if greedy:
-            row["greedy_identical"] = int(sum(greedy[0].samples))
-            row["greedy_prompts"] = len(greedy[0].samples)
-            row["greedy_first_diff"] = [int(x) for x in greedy[1].samples]
+            row.update(greedy_identical=summary["greedy_identical"],
+                       greedy_prompts=summary["greedy_prompts"],
+                       greedy_first_diff=[int(x) for x in greedy[1].samples])
         out.append((f"parity-{reference}-{b}", fields, row))
     return out

@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from harness.backends.base import Backend
 from harness.measure.memory import current_rss_bytes, release_free_heap
 from harness.measure.soak import sustained_ratio, theil_sen
 from harness.records import Measurement
 from harness.scenarios import speed
-from harness.scenarios.base import Scenario
+from harness.scenarios.base import Item, PlanContext, Scenario, Work
 
 Progress = Callable[[int], None] | None
 #: fixed prompts for the determinism check (English and Korean), rendered with the
@@ -106,36 +107,28 @@ def soak(backend: Backend, *, duration_s: float, prompt_tokens: int, gen_tokens:
              "sustained_window_s": sustained[1] if sustained else None})
 
 
-KINDS = {"determinism": determinism, "soak": soak}
+@dataclass(frozen=True)
+class DeterminismItem(Item):
+    """Greedy generations of `prompts`, each `repetitions` times, in worker `worker` (a
+    two-process check is two jobs, workers 1 and 2)."""
+
+    prompts: tuple[str, ...]
+    gen_tokens: int = 32
+    repetitions: int = 3
+    worker: int = 1
 
 
-class ReliabilityScenario(Scenario):
-    """Items: determinism {task, prompts, gen_tokens, repetitions, worker?} or soak {task,
-    duration_s, prompt_tokens, gen_tokens}. A two-process determinism check is two jobs
-    whose items say which worker they are (params.worker = 1, 2)."""
+@dataclass(frozen=True)
+class SoakItem(Item):
+    """Generations of a fixed shape back to back for `duration_s` seconds."""
 
-    name = "reliability"
-
-    def kind(self, item: dict) -> str:
-        return item["task"]["kind"]
-
-    def key(self, item: dict) -> str:
-        worker = item.get("worker")
-        return item["task"]["name"] + (f"-w{worker}" if worker else "")
-
-    def describe(self, job) -> str:
-        return "reliability: " + ", ".join(self.key(it) for it in job.items)
-
-    def run(self, backend, item, shared, progress):
-        kind = item["task"]["kind"]
-        if kind not in KINDS:
-            raise ValueError(f"unknown reliability kind {kind!r}")
-        params = {k: v for k, v in item.items() if k not in ("task", "worker")}
-        return KINDS[kind](backend, on_repetition=progress, **params)
+    duration_s: float
+    prompt_tokens: int = 64
+    gen_tokens: int = 64
 
 
 def items(model_path, fmt: str, soak_s: float, *, determinism_workers: int = 2
-          ) -> tuple[list[list[dict]], list[dict]]:
+          ) -> tuple[list[list[DeterminismItem]], list[SoakItem]]:
     """(determinism items, one list per worker process; soak items) for a verify run.
 
     The determinism prompts are rendered with the model's own chat template when it has
@@ -143,14 +136,84 @@ def items(model_path, fmt: str, soak_s: float, *, determinism_workers: int = 2
     from harness.data.chat import chat_template, render
 
     template = chat_template(model_path) if fmt in ("gguf", "onnx") else None
-    prompts = [render(template, [{"role": "user", "content": p}], source=model_path)
-               if template else p for p in PROMPTS]
-    det = {"task": dict(DETERMINISM_TASK), "prompts": prompts, "gen_tokens": 32,
-           "repetitions": 3}
-    per_worker = [[{**det, "worker": w + 1}] for w in range(determinism_workers)]
-    soak_items = [{"task": dict(SOAK_TASK), "duration_s": soak_s, "prompt_tokens": 64,
-                   "gen_tokens": 64}] if soak_s > 0 else []
+    prompts = tuple(render(template, [{"role": "user", "content": p}], source=model_path)
+                    if template else p for p in PROMPTS)
+    per_worker = [[DeterminismItem(prompts, worker=w + 1)] for w in range(determinism_workers)]
+    soak_items = [SoakItem(soak_s)] if soak_s > 0 else []
     return per_worker, soak_items
+
+
+class ReliabilityScenario(Scenario):
+    """Items: DeterminismItem or SoakItem; the parent combines the two determinism
+    workers' records into one determinism record (finish)."""
+
+    name = "reliability"
+
+    def plan(self, ctx: PlanContext) -> list[Work]:
+        r = ctx.request
+        if not (r.determinism_workers or r.soak_seconds):
+            return []
+        det, soak_work = [], []
+        for m in ctx.models.values():
+            per_worker, soak_items = items(m.path, m.spec.format, r.soak_seconds,
+                                           determinism_workers=r.determinism_workers)
+            for b in ctx.backends:
+                det += [Work(m.spec.id, b, ctx.threads[0], ctx.device.context_size, tuple(w))
+                        for w in per_worker]
+                if soak_items:
+                    soak_work.append(Work(m.spec.id, b, ctx.threads[0],
+                                          ctx.device.context_size, tuple(soak_items)))
+        return det + soak_work  # determinism workers first, then soak runs
+
+    def kind(self, item: Item) -> str:
+        return "determinism" if isinstance(item, DeterminismItem) else "soak"
+
+    def task(self, item: Item) -> dict:
+        return dict(DETERMINISM_TASK if isinstance(item, DeterminismItem) else SOAK_TASK)
+
+    def key(self, item: Item) -> str:
+        if isinstance(item, DeterminismItem):
+            return f"{DETERMINISM_TASK['name']}-w{item.worker}"
+        return SOAK_TASK["name"]
+
+    def describe(self, job) -> str:
+        return "reliability: " + ", ".join(self.key(it) for it in job.items)
+
+    def params(self, item: Item) -> dict:
+        if isinstance(item, DeterminismItem):
+            return {"gen_tokens": item.gen_tokens, "repetitions": item.repetitions,
+                    "worker": item.worker}
+        return {"duration_s": item.duration_s, "prompt_tokens": item.prompt_tokens,
+                "gen_tokens": item.gen_tokens}
+
+    def run(self, backend, item: Item, progress):
+        if isinstance(item, DeterminismItem):
+            return determinism(backend, prompts=list(item.prompts), gen_tokens=item.gen_tokens,
+                               repetitions=item.repetitions, on_repetition=progress)
+        if isinstance(item, SoakItem):
+            return soak(backend, duration_s=item.duration_s, prompt_tokens=item.prompt_tokens,
+                        gen_tokens=item.gen_tokens, on_repetition=progress)
+        raise ValueError(f"unknown reliability item {type(item).__name__}")
+
+    def finish(self, jobs, records, emit) -> None:
+        """Per model and backend, the determinism record across the two workers (next to
+        theirs, with the first worker's seq, params without the worker)."""
+        groups: dict[tuple[str, str], list] = {}
+        for r in records:
+            groups.setdefault((r.model_id, r.backend), []).append(r)
+        for (model_id, backend), mine in groups.items():
+            combined = combine_determinism(mine)
+            if not combined:
+                continue
+            samples, mismatches, base = combined
+            params = {k: v for k, v in base.params.items() if k != "worker"}
+            emit(f"{backend}-{model_id}-t{params['threads']}-determinism", seq=base.seq,
+                 kind="determinism", started_at=base["started_at"], model=base.model,
+                 backend=base["backend"], device=base["device"],
+                 task={"name": "determinism", "kind": "determinism", "version": 1},
+                 params=params, env=base.env,
+                 measurements=[Measurement.of("determinism", samples)],
+                 details={"mismatches": mismatches, "workers": 2})
 
 
 def combine_determinism(records) -> tuple[tuple[float, ...], list[dict], object] | None:

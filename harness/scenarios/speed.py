@@ -26,13 +26,15 @@ Metrics per repetition (raw samples kept):
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from harness.backends.base import Backend
 from harness.records import Measurement
-from harness.scenarios.base import Scenario
+from harness.scenarios.base import Item, PlanContext, ResultContext, Scenario, Work
 
 PROMPT_SEED = 1234
 TASK = {"name": "speed", "version": 1, "kind": "speed"}
@@ -104,38 +106,139 @@ def run(backend: Backend, *, prompt_tokens: int, gen_tokens: int, repetitions: i
     ] + ([Measurement.of("gen_tokens_out", tuple(produced))] if real_text else [])
 
 
+@dataclass(frozen=True)
+class SpeedItem(Item):
+    """One (prompt, generation, depth) setting, timed `repetitions` times after `warmup`
+    untimed ones; `text` is the prompt source's text (prompt_source "text:TASK")."""
+
+    prompt_tokens: int
+    gen_tokens: int
+    repetitions: int
+    warmup: int
+    depth: int = 0
+    prompt_source: str = "synthetic"
+    text: str | None = None
+
+
+def sweep(models: list[str], backends: list[str], threads: list[int], prompts: list[int],
+          gens: list[int], *, repetitions: int, warmup: int, context_size: int,
+          depths: list[int] = (0,), source: str = "synthetic", text: str | None = None
+          ) -> list[Work]:
+    """Speed work ordered model, backend, threads; settings ascending in size (memory
+    peaks come last), n_ctx fitting the largest."""
+    triples = sorted(itertools.product(prompts, gens, depths),
+                     key=lambda s: (s[0] + s[1] + s[2], s))
+    items = tuple(SpeedItem(p, g, repetitions, warmup, depth=d, prompt_source=source,
+                            text=text) for p, g, d in triples)
+    n_ctx = max(context_size, max(p + g + d for p, g, d in triples))
+    return [Work(m, b, t, n_ctx, items)
+            for m, b, t in itertools.product(models, backends, threads)]
+
+
+def check_settings(request, models: dict, backends: list[str]) -> None:
+    """--depth needs a backend that can generate at a depth; depth + prompt + gen must fit
+    the context each model was trained for (read from the model file when it says, else
+    harness.models.MAX_CONTEXT)."""
+    from harness import backends as reg
+    from harness.errors import BenchError
+    from harness.models import MAX_CONTEXT, trained_context
+
+    if any(request.depths):
+        for b in backends:
+            if "depth" not in reg.backend_class(b).capabilities:
+                raise BenchError(f"--depth: backend {b!r} cannot generate at a depth "
+                                 "(a pre-filled context)")
+    need = max(request.depths) + max(request.prompts) + max(request.gens)
+    for m in models.values():
+        trained = trained_context(m.path, m.spec.format)
+        limit = trained or MAX_CONTEXT
+        if need > limit:
+            what = (f"the {trained} tokens model {m.spec.id!r} was trained for" if trained
+                    else f"the {MAX_CONTEXT} tokens any model here can take")
+            raise BenchError(f"--prompt/--gen/--depth: depth + prompt + gen = {need} tokens "
+                             f"exceeds {what}")
+
+
+def prompt_text(request) -> str | None:
+    """The text of a "text:TASK" prompt source (a perplexity task's documents, joined)."""
+    if request.prompt_source == "synthetic":
+        return None
+    from pathlib import Path
+
+    from harness.data import tasks as task_mod
+    from harness.errors import BenchError
+
+    name = request.prompt_source.split(":", 1)[1]
+    task = task_mod.prepare(task_mod.load_task(name),
+                            data_dir=Path(request.data_dir) if request.data_dir else None)
+    if task["task"]["kind"] != "perplexity":
+        raise BenchError(f"--prompt-source: {name!r} is not a perplexity task (it has no text)")
+    return "\n\n".join(it["text"] for it in task["items"])
+
+
 class SpeedScenario(Scenario):
-    """Items are {"prompt_tokens", "gen_tokens"}; shared holds repetitions and warmup."""
+    """Items are SpeedItem; the parent adds decode efficiency against the roofline."""
 
     name = "speed"
 
-    def key(self, item: dict) -> str:
-        depth = f"-d{item['depth']}" if item.get("depth") else ""
-        text = f"-{item['prompt_source'].replace(':', '_')}" if "prompt_source" in item else ""
-        return f"p{item['prompt_tokens']}-g{item['gen_tokens']}{depth}{text}"
+    def plan(self, ctx: PlanContext) -> list[Work]:
+        r = ctx.request
+        if not r.speed:
+            return []
+        check_settings(r, ctx.models, ctx.backends)
+        return sweep(list(ctx.models), ctx.backends, ctx.threads, list(r.prompts),
+                     list(r.gens), repetitions=r.reps, warmup=r.warmup,
+                     context_size=ctx.device.context_size, depths=list(r.depths),
+                     source=r.prompt_source, text=prompt_text(r))
+
+    def key(self, item: SpeedItem) -> str:
+        depth = f"-d{item.depth}" if item.depth else ""
+        text = (f"-{item.prompt_source.replace(':', '_')}"
+                if item.prompt_source != "synthetic" else "")
+        return f"p{item.prompt_tokens}-g{item.gen_tokens}{depth}{text}"
 
     def describe(self, job) -> str:
-        def one(s: dict) -> str:
-            return (f"p{s['prompt_tokens']}/g{s['gen_tokens']}"
-                    + (f"@d{s['depth']}" if s.get("depth") else ""))
-        source = job.items[0].get("prompt_source") if job.items else None
+        def one(s: SpeedItem) -> str:
+            return f"p{s.prompt_tokens}/g{s.gen_tokens}" + (f"@d{s.depth}" if s.depth else "")
+        first = job.items[0]
+        source = first.prompt_source if first.prompt_source != "synthetic" else None
         return (", ".join(one(s) for s in job.items)
                 + (f" on {source}" if source else "")
-                + f" ({job.shared['repetitions']} reps + {job.shared['warmup']} warm-up, "
-                  f"n_ctx {job.n_ctx})")
+                + f" ({first.repetitions} reps + {first.warmup} warm-up, n_ctx {job.n_ctx})")
 
-    def task(self, item: dict) -> dict:
+    def task(self, item: SpeedItem) -> dict:
         return dict(TASK)
 
-    def params(self, item: dict, shared: dict) -> dict:
-        return {**{k: v for k, v in item.items() if k != "text"}, **shared}
+    def params(self, item: SpeedItem) -> dict:
+        return {"prompt_tokens": item.prompt_tokens, "gen_tokens": item.gen_tokens,
+                **({"depth": item.depth} if item.depth else {}),
+                **({"prompt_source": item.prompt_source}
+                   if item.prompt_source != "synthetic" else {}),
+                "repetitions": item.repetitions, "warmup": item.warmup}
 
-    def units(self, item: dict, shared: dict) -> int:
-        return shared.get("repetitions", 1)
+    def units(self, item: SpeedItem) -> int:
+        return item.repetitions
 
-    def generated_tokens(self, item: dict, shared: dict) -> int:
-        return item["gen_tokens"] * (shared.get("repetitions", 1) + shared.get("warmup", 0))
+    def generated_tokens(self, item: SpeedItem) -> int:
+        return item.gen_tokens * (item.repetitions + item.warmup)
 
-    def run(self, backend, item, shared, progress):
-        settings = {k: v for k, v in item.items() if k != "prompt_source"}
-        return run(backend, **shared, **settings, on_repetition=progress), None
+    def run(self, backend, item: SpeedItem, progress):
+        return run(backend, prompt_tokens=item.prompt_tokens, gen_tokens=item.gen_tokens,
+                   repetitions=item.repetitions, warmup=item.warmup, depth=item.depth,
+                   text=item.text, on_repetition=progress), None
+
+    def on_result(self, item: SpeedItem, measurements, ctx: ResultContext):
+        """Decode efficiency: the median decode speed against this host's memory roofline
+        for the artifact's size; the bandwidth it was judged against goes into params."""
+        decode = next((m for m in measurements if m.metric == "decode_tps"), None)
+        if decode is None:
+            return [], {}
+        import statistics
+
+        from harness.measure.bandwidth import decode_efficiency
+
+        bandwidth = ctx.bandwidth(ctx.threads)
+        return ([Measurement.of("decode_efficiency", (
+            decode_efficiency(statistics.median(decode.samples), ctx.artifact_bytes,
+                              bandwidth["gbps"]),))],
+                {"memory_bandwidth": bandwidth})
