@@ -30,6 +30,7 @@ import math
 from collections.abc import Mapping
 
 from harness import metrics
+from harness.precision import AS_SUPPLIED, canonical
 from harness.records import Record
 
 QUALITY_METRICS = ("acc", "acc_norm", "acc_per_token", "exact_match", "token_perplexity",
@@ -42,16 +43,15 @@ HEADLINE = {"multiple_choice": ("acc", "acc_norm", "acc_per_token"),
 TOLERANCE = {"max_mean_kl": 0.05, "min_top1_agreement": 0.9}
 #: budgets that are quality floors (each reads the registry entry's `of` metric)
 FLOOR_METRICS = ("acc", "acc_norm", "perplexity")
-ALIASES = {"int4": "int4-rtn"}  # old precision names (harness.prepare.ALIASES)
 
 
 # ------------------------------------------------------------------ artifacts
 def artifact_key(backend: str, artifact) -> tuple:
     """What identifies the weights a backend ran (module docstring)."""
     art = artifact if isinstance(artifact, Mapping) else {}
-    if art.get("kind") == "onnx" and art.get("precision") not in (None, "as supplied"):
+    if art.get("kind") == "onnx" and art.get("precision") not in (None, AS_SUPPLIED):
         precision = str(art["precision"])
-        return ("onnx", ALIASES.get(precision, precision), as_str(art.get("recipe")))
+        return ("onnx", canonical(precision) or precision, as_str(art.get("recipe")))
     return ("backend", backend)
 
 

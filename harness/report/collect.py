@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import DataError
+from harness.precision import AS_SUPPLIED
 from harness.records import Record, options_text
 
 
@@ -70,7 +71,7 @@ def backend_label(record: Record) -> str:
     art = record.model.get("artifact")
     onnx = isinstance(art, Mapping) and art.get("kind") == "onnx"
     prec = art.get("precision") if onnx else None
-    if isinstance(prec, str) and prec != "as supplied":
+    if isinstance(prec, str) and prec != AS_SUPPLIED:
         return f"{record.backend} ({prec}){tail}"
     return record.backend + tail
 
