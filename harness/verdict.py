@@ -51,7 +51,7 @@ from harness.markdown import table
 from harness.measure import bounds
 from harness.measure.bounds import Bound
 from harness.measure.soak import slope_bound
-from harness.records import Record, now_iso
+from harness.records import Record, now_iso, verdicts
 from harness.specs import Budget, DeviceProfile
 
 SCHEMA = "sllm-bench/verdict"
@@ -208,9 +208,7 @@ def verdict(records: list[Record], device: DeviceProfile, *, model: dict, backen
     """The verdict document for one model and backend on one device profile."""
     mine = [r for r in records if r.ok and r.model_id == model["id"] and r.backend == backend]
     budgets = [check_budget(mine, b, device) for b in device.budgets]
-    states = {b["status"] for b in budgets}
-    overall = "fail" if "fail" in states else "incomplete" if states & {
-        "not_measured", "not_valid"} or not budgets else "pass"
+    overall = verdicts.overall([b["status"] for b in budgets])
     return {"schema": SCHEMA, "schema_version": 1, "run_id": run_id, "created_at": now_iso(),
             "device": device.model_dump(mode="json"), "model": model, "backend": backend,
             "verdict": overall, "budgets": budgets, "host_warnings": host_warnings,

@@ -56,15 +56,32 @@ def bootstrap_ci(samples: Sequence[float], stat=None, confidence: float = 0.95,
     return (float(np.quantile(values, alpha)), float(np.quantile(values, 1.0 - alpha)))
 
 
+#: the statistics describe() gives (cheap: no resampling); summarize() adds the interval
+DESCRIBED = ("n", "median", "mean", "stdev", "cv", "sem", "min", "max", "p50", "p90", "p99")
+
+
 def summarize(samples: Sequence[float]) -> dict[str, float]:
     """Summary statistics of one metric's raw samples (see the module docstring)."""
-    xs = [float(x) for x in samples if x is not None and not math.isnan(float(x))]
+    out = describe(samples)
+    if out["n"] == 0:
+        return out
+    lo, hi = bootstrap_ci(_numbers(samples))
+    return {**out, "ci_low": lo, "ci_high": hi}
+
+
+def _numbers(samples: Sequence[float]) -> list[float]:
+    return [float(x) for x in samples if x is not None and not math.isnan(float(x))]
+
+
+def describe(samples: Sequence[float]) -> dict[str, float]:
+    """summarize() without the bootstrap interval: what readers recompute from the samples
+    of every record they read (a stored summary is a cache, never evidence)."""
+    xs = _numbers(samples)
     n = len(xs)
     if n == 0:
         return {"n": 0}
     mean = sum(xs) / n
     stdev = math.sqrt(sum((x - mean) ** 2 for x in xs) / (n - 1)) if n > 1 else 0.0
-    lo, hi = bootstrap_ci(xs)
     return {
         "n": n,
         "median": percentile(xs, 50),
@@ -77,8 +94,6 @@ def summarize(samples: Sequence[float]) -> dict[str, float]:
         "p50": percentile(xs, 50),
         "p90": percentile(xs, 90),
         "p99": percentile(xs, 99),
-        "ci_low": lo,
-        "ci_high": hi,
     }
 
 

@@ -1,6 +1,8 @@
 """Results: typed run records, their files and the rules every consumer shares.
 
-  Record, make_record, read_record, latest   record.py (one "latest wins" rule)
+  Record, make_record, latest                record.py (one "latest wins" rule)
+  read_record                                reading.py (migrate, validate, refuse forgeries)
+  check_verdict                              verdicts.py (a verdict's statuses recomputed)
   Measurement                                measurement.py
   flat_row, columns()                        flat.py (one flat row per record)
   write_json, read_json_bounded, record_files, read_verdict, ...   files.py
@@ -12,9 +14,10 @@ from harness.records.files import (MAX_RECORD_BYTES, atomic_write_text, check_wr
                                    to_json, validate_json, verdict_filename, write_json)
 from harness.records.flat import columns, flat_row
 from harness.records.measurement import Measurement
+from harness.records.reading import read_record
 from harness.records.record import (KINDS, SCHEMA, SCHEMA_VERSION, SHORT_PARAMS, Record,
                                     latest, make_record, new_run_id, now_iso, options_text,
-                                    read_record, shown_param)
+                                    shown_param)
 
 __all__ = ["KINDS", "MAX_RECORD_BYTES", "SCHEMA", "SCHEMA_VERSION", "SHORT_PARAMS",
            "Measurement", "Record", "atomic_write_text", "check_writable_dir", "columns", "flat_row",

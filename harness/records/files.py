@@ -143,9 +143,13 @@ def verdict_filename(backend: str, n_backends: int) -> str:
 
 
 def read_verdict(path: Path) -> dict:
-    """Read and validate one verdict file (harness/schemas/verdict.schema.json)."""
+    """Read and validate one verdict file (harness/schemas/verdict.schema.json); its
+    statuses must follow from its numbers (harness.records.verdicts)."""
+    from harness.records.verdicts import check_verdict
+
     data = read_json_bounded(path)
     validate_json(data, load_schema("verdict"), path, "verdict")
+    check_verdict(data, Path(path))
     return data
 
 
