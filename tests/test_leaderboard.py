@@ -15,6 +15,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 from harness.leaderboard import build as lb
+from harness.records import Measurement
 from harness.leaderboard.inputs import collect
 from harness.leaderboard.publish import PAGE_FILES, write_page
 from harness.records import MAX_RECORD_BYTES, Record, write_json
@@ -132,33 +133,44 @@ def test_verdict_files_of_verify_are_read_and_validated(tmp_path):
 
 
 # ------------------------------------------------------------------ score and rank
-def test_composite_score_is_geomean_of_ratios_to_the_group_best_and_rank():
+def test_score_is_the_reciprocal_of_the_end_to_end_time_and_rank():
     laptop = {**HOST, "name": "laptop"}
-    recs = [speed("a", device=HOST, ttft=50, prefill=1000, decode=100, seq=0),
-            speed("b", device=HOST, ttft=100, prefill=500, decode=100, seq=1),
-            speed("c", device=HOST, ttft=25, prefill=2000, decode=12.5, seq=2),
-            speed("d", device=HOST, ttft=50, prefill=1000, decode=100, seq=3),
+    # e2e = ttft + 63 / decode (64 generated tokens; these records keep no e2e samples)
+    recs = [speed("a", device=HOST, ttft=50, prefill=1000, decode=100, seq=0),    # 680 ms
+            speed("b", device=HOST, ttft=100, prefill=500, decode=100, seq=1),    # 730 ms
+            speed("c", device=HOST, ttft=25, prefill=2000, decode=12.5, seq=2),   # 5065 ms
+            speed("d", device=HOST, ttft=50, prefill=1000, decode=100, seq=3),    # 680 ms
             speed("e", device=laptop, ttft=500, prefill=10, decode=1, seq=4)]
     f = speed("f", device=HOST, prefill=10, seq=5).to_dict()
     f["measurements"] = [m for m in f["measurements"] if m["metric"] != "decode_tps"]
     recs.append(Record(f))
     rows = {r["model"]["id"]: r for r in build(recs)["rows"]}
-    # best on host: prefill 2000 (c), decode 100 (a, b, d), ttft 25 (c)
-    assert rows["a"]["score"] == pytest.approx(100 * (0.5 * 1 * 0.5) ** (1 / 3))
-    assert rows["b"]["score"] == pytest.approx(100 * (0.25 * 1 * 0.25) ** (1 / 3))
-    assert rows["c"]["score"] == pytest.approx(100 * (1 * 0.125 * 1) ** (1 / 3))
-    assert [rows[m]["rank"] for m in "abcd"] == [1, 4, 3, 1]  # a and d tie
+    assert rows["a"]["speed"]["e2e_ms"] == pytest.approx(680.0)
+    assert rows["a"]["score"] == pytest.approx(100.0)
+    assert rows["b"]["score"] == pytest.approx(100 * 680 / 730)
+    assert rows["c"]["score"] == pytest.approx(100 * 680 / 5065)
+    # the fastest prompt (c: 2000 tok/s prefill, TTFT 25 ms) does not win on a 64-token
+    # answer at 12.5 tok/s: prefill no longer counts twice
+    assert [rows[m]["rank"] for m in "abcd"] == [1, 3, 4, 1]  # a and d tie
     assert rows["e"]["score"] == 100.0 and rows["e"]["rank"] == 1  # its own device
     assert rows["f"]["score"] is None and rows["f"]["rank"] is None
-    assert rows["f"]["unranked"] == [{"rule": "speed", "reason": "no decode_tps"}]
+    assert rows["f"]["unranked"] == [{"rule": "speed", "reason": "no decode_tps, e2e_ms"}]
     order = [r["model"]["id"] for r in build(recs)["rows"]]
-    assert order == ["a", "d", "c", "b", "f", "e"]  # by group, then rank, unranked last
+    assert order == ["a", "d", "b", "c", "f", "e"]  # by group, then rank, unranked last
+
+
+def test_the_score_uses_the_recorded_end_to_end_samples():
+    rec = speed_record().to_dict()
+    rec["measurements"].append(Measurement.of("e2e_ms", (700.0, 720.0, 710.0)).to_dict())
+    (row,) = build([Record(rec)])["rows"]
+    assert row["speed"]["e2e_ms"] == 710.0
 
 
 def test_score_definition_is_in_the_document():
     doc = build([speed_record()])
-    assert doc["score"]["normalised_within"] == "group" and "cbrt" in doc["score"]["formula"]
-    assert "geometric mean" in lb.__doc__.lower().replace("\n", " ")
+    assert doc["score"]["normalised_within"] == "group"
+    assert doc["score"]["formula"] == "100 * best_e2e_ms / e2e_ms"
+    assert "end-to-end time" in lb.__doc__.lower().replace("\n", " ")
     rules = " ".join(doc["ranking"]["rules"])
     assert "mean KL <= 0.05" in rules and "top-1 agreement >= 0.9" in rules
     assert "Conditions not recorded: shown, marked, not ranked" in rules

@@ -134,7 +134,13 @@ def rows_of(section) -> list[dict[str, str]]:
     return out
 
 
-def canonical_laptop(driver, host: str = "7c99cedbf6ef860a"):
+def canonical_laptop(driver, host: str | None = None):
+    """The laptop profile's headline group; its rows were measured on this machine (the
+    fixture's records carry environment()'s host fingerprint)."""
+    if host is None:
+        from harness.measure.environment import environment
+
+        host = environment()["host"]["id"]
     (section,) = [s for s in driver.find_elements(By.CSS_SELECTOR, "section.group")
                   if s.get_attribute("data-group") == f"laptop-2c-4g \u00b7 host {host} "
                   "\u00b7 p128 g64 t2 d0"]

@@ -17,8 +17,8 @@ run, seq, model, backend, device, task and params) counts once.
 
 Ranking (rank.py): like for like, within a group (device profile x host x workload), and
 only rows that meet every rule (conditions ok, parity within tolerance for ports, quality
-floors met, complete speed) get a composite score (the geometric mean of prefill, decode
-and 1/TTFT ratios to the group's best) and a rank; the others are shown with the reasons.
+floors met, complete speed) get a score (the reciprocal of the workload's end-to-end time,
+relative to the group's fastest row) and a rank; the others are shown with the reasons.
 The canonical workload of a profile (its `workload`, as the record carried its profile)
 marks the headline group.
 """
@@ -183,6 +183,17 @@ def _groups(rows: list[dict], kept: list[Record], merge: bool) -> list[dict]:
                                                   tuple(str(v) for v in g["workload"].values())))
 
 
+def e2e_ms(r: Record) -> float | None:
+    """The row's end-to-end time (harness.leaderboard.rank: the score's definition)."""
+    measured = as_num(r.stat("e2e_ms"))
+    if measured is not None:
+        return measured
+    ttft, decode, gen = r.stat("ttft_ms"), r.stat("decode_tps"), r.params.get("gen_tokens")
+    if not (ttft and decode and isinstance(gen, int) and gen >= 1):
+        return None
+    return as_num(ttft + 1000.0 * (gen - 1) / decode)
+
+
 def _row(r: Record, evidence: Evidence, verdicts: dict, ranking: dict) -> dict:
     flat = flat_row(r)
     model, env = r.model, r.env
@@ -207,7 +218,7 @@ def _row(r: Record, evidence: Evidence, verdicts: dict, ranking: dict) -> dict:
         "settings": {**{k: v for k, v in workload(r).items()},
                      "repetitions": as_int(r.params.get("repetitions")),
                      **({"backend_options": opts} if (opts := backend_options(r)) else {})},
-        "speed": {c: as_num(flat[c]) for c in speed_cols},
+        "speed": {**{c: as_num(flat[c]) for c in speed_cols}, "e2e_ms": e2e_ms(r)},
         "memory": {"peak_rss_mb": as_num(flat["peak_rss_mb"]),
                    "rss_after_load_mb": as_num(r.stat("rss_after_load_mb")),
                    "model_size_mb": as_num(flat["model_size_mb"])},

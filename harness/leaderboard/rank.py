@@ -15,12 +15,17 @@ rank; RULES is the text written into the document and onto the page):
               tolerance (mean KL <= 0.05 nats and top-1 agreement >= 0.9 by default);
   quality     every quality floor of the row's device profile is met (point estimate)
               and measured;
-  speed       TTFT, prefill and decode tokens/s are all present and positive.
+  speed       TTFT, prefill and decode tokens/s and the end-to-end time are all present
+              and positive.
 
-Score (SCORE): among the ranked rows of one group, each row's prefill tokens/s, decode
-tokens/s and 1/TTFT are divided by the group's best, and the score is 100 x the geometric
-mean of the three ratios. Rank = 1 + the number of ranked rows of the group with a higher
-score (ties share a rank).
+Score (SCORE): what the workload's user waits for. e2e_ms is the time from handing the
+prompt over to the last generated token of the group's workload (the median of the
+record's per-repetition e2e_ms samples; in records without them, TTFT + (gen - 1) /
+decode from the medians); a row's score is 100 x the group's best (shortest) e2e_ms over
+its own, the reciprocal of its wait relative to the fastest ranked row. An earlier score,
+the geometric mean of prefill, decode and 1/TTFT ratios, counted prompt processing twice
+(at a fixed prompt length TTFT is prompt / prefill), so prefill weighed two thirds. Rank
+= 1 + the number of ranked rows of the group with a higher score (ties share a rank).
 
 Pareto front: per group, the ranked rows that no other ranked row beats on both decode
 tokens/s (higher) and peak RSS (lower) without being worse on either.
@@ -28,20 +33,20 @@ tokens/s (higher) and peak RSS (lower) without being worse on either.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 SCORE = {
-    "name": "composite-v2",
-    "formula": "100 * cbrt(prefill_tps / best_prefill_tps * decode_tps / best_decode_tps "
-               "* best_ttft_ms / ttft_ms)",
+    "name": "e2e-v3",
+    "formula": "100 * best_e2e_ms / e2e_ms",
     "normalised_within": "group",
     "higher_is_better": True,
     "range": [0, 100],
-    "description": "Geometric mean of prefill tokens/s, decode tokens/s and 1/TTFT, each "
-                   "divided by the best value among the ranked rows of the same group (one "
-                   "device profile, one host, one workload), times 100. Rank is within the "
-                   "group; rows that break a ranking rule have neither score nor rank.",
+    "description": "What the workload's user waits for: e2e_ms is the time from handing the "
+                   "prompt over to the last generated token (median over repetitions), and "
+                   "the score is 100 x the shortest e2e_ms among the ranked rows of the same "
+                   "group (one device profile, one host, one workload) over the row's own. "
+                   "Prefill, decode and TTFT stay columns. Rank is within the group; rows "
+                   "that break a ranking rule have neither score nor rank.",
 }
 
 
@@ -71,8 +76,9 @@ def rules(kl: float, top1: float, accept_unrecorded: bool, merge_hosts: bool) ->
         "shown, marked, not ranked.",
         "Quality below a floor of the device profile, or a floor's task not measured: shown, "
         "marked, not ranked.",
-        "Score: 100 x the geometric mean of prefill tok/s, decode tok/s and 1/TTFT, each "
-        "over the best ranked row of the group; a row missing one of them is not ranked.",
+        "Score: 100 x the group's shortest end-to-end time (prompt handed over to the last "
+        "generated token of the workload, median over repetitions) over the row's own; a row "
+        "missing TTFT, prefill, decode or that time is not ranked.",
     ]
 
 
@@ -107,7 +113,7 @@ def reasons(row: dict, conditions_state: str, evidence, ranking: Mapping) -> lis
         out.append({"rule": "quality", "reason": f"quality floor not measured: {what} "
                     f"{bound}" if f["status"] == "not measured" else
                     f"quality below floor: {what} {_g(f['value'])} (needs {bound})"})
-    missing = [m for m in ("ttft_ms", "prefill_tps", "decode_tps")
+    missing = [m for m in ("ttft_ms", "prefill_tps", "decode_tps", "e2e_ms")
                if not _positive(row["speed"][m])]
     if missing:
         out.append({"rule": "speed", "reason": "no " + ", ".join(missing)})
@@ -123,14 +129,9 @@ def score_and_rank(rows: list[dict]) -> None:
         ranked = [row for row in group if not row["unranked"]]
         if not ranked:
             continue
-        best = {"prefill_tps": max(r["speed"]["prefill_tps"] for r in ranked),
-                "decode_tps": max(r["speed"]["decode_tps"] for r in ranked),
-                "ttft_ms": min(r["speed"]["ttft_ms"] for r in ranked)}
+        best = min(r["speed"]["e2e_ms"] for r in ranked)
         for row in ranked:
-            x = row["speed"]
-            ratios = (x["prefill_tps"] / best["prefill_tps"],
-                      x["decode_tps"] / best["decode_tps"], best["ttft_ms"] / x["ttft_ms"])
-            row["score"] = round(100 * math.exp(sum(map(math.log, ratios)) / 3), 6)
+            row["score"] = round(100 * best / row["speed"]["e2e_ms"], 6)
         for row in ranked:
             row["rank"] = 1 + sum(r["score"] > row["score"] for r in ranked)
         mark_pareto(ranked)
