@@ -114,9 +114,14 @@ _REPORT_ONLY = {"gate": False}
 _EXACT = {"rule": "tolerance", "center": "mean", "tolerance": 0.0, "abs_tolerance": 0.0}
 
 
+#: physical ceilings by unit: no CPU generates 10^7 tokens a second; a share is at most 1
+CEILINGS = {TPS: 1e7, "items/s": 1e7, "chars/s": 1e8, FRACTION: 1.0}
+
+
 def _m(name, unit, higher, definition, **kw) -> Metric:
     if kw.get("why_not_gated"):
         kw.setdefault("gate_rule", _REPORT_ONLY)
+    kw.setdefault("upper", CEILINGS.get(unit))
     return Metric(name, unit, higher, definition, **kw)
 
 

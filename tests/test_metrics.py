@@ -99,6 +99,9 @@ def test_measurement_of_takes_unit_and_direction_from_the_registry():
 def test_bounds_refuse_impossible_values():
     assert metrics.out_of_bounds("decode_tps", "", -5.0) == "a tokens/s value cannot be negative"
     assert metrics.out_of_bounds("decode_tps", "", 5.0) is None
+    assert "above the highest possible decode_tps" in metrics.out_of_bounds(
+        "decode_tps", "", 2e7)
+    assert metrics.out_of_bounds("acc", "", 1.5) is not None
     assert metrics.out_of_bounds("ppl_diff_pct", "%", -5.0) is None  # can be negative
     assert metrics.out_of_bounds("unknown", "ms", -1.0) is not None  # by the recorded unit
     assert metrics.out_of_bounds("unknown", "odd", -1.0) is None
