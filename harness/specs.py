@@ -148,6 +148,17 @@ class ConditionLimits(Strict):
     allow_battery: bool = Field(False, description="False: a run on battery is on_battery")
 
 
+class Hardware(Strict):
+    """The machine a device profile stands for; a record taken on other hardware is marked
+    emulated (harness.records.placement)."""
+
+    cpu_model: str | None = None
+    cores: int | None = Field(None, gt=0, le=4096)
+    memory_mb: int | None = Field(None, gt=0)
+    os: str | None = None
+    fingerprint: str | None = Field(None, pattern=r"^[0-9a-f]{16}$")
+
+
 class DeviceProfile(Strict):
     """A target device: how many threads and cores a run may use and what it must meet.
 
@@ -167,6 +178,8 @@ class DeviceProfile(Strict):
     workload: Workload | None = Field(None, description="the canonical speed workload")
     conditions: ConditionLimits = Field(default_factory=ConditionLimits)
     budgets: list[Budget] = Field(default_factory=list)
+    hardware: Hardware | None = Field(None, description="the target machine, when a profile "
+                                      "stands for one (measured on it, or emulated)")
 
     @field_validator("threads")
     @classmethod

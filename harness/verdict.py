@@ -52,6 +52,7 @@ from harness.measure import bounds
 from harness.measure.bounds import Bound
 from harness.measure.soak import slope_bound
 from harness.records import Record, now_iso, verdicts
+from harness.records.placement import placement
 from harness.specs import Budget, DeviceProfile
 
 SCHEMA = "sllm-bench/verdict"
@@ -209,10 +210,11 @@ def verdict(records: list[Record], device: DeviceProfile, *, model: dict, backen
     mine = [r for r in records if r.ok and r.model_id == model["id"] and r.backend == backend]
     budgets = [check_budget(mine, b, device) for b in device.budgets]
     overall = verdicts.overall([b["status"] for b in budgets])
+    dev = device.model_dump(mode="json")
     return {"schema": SCHEMA, "schema_version": 1, "run_id": run_id, "created_at": now_iso(),
-            "device": device.model_dump(mode="json"), "model": model, "backend": backend,
+            "device": dev, "model": model, "backend": backend,
             "verdict": overall, "budgets": budgets, "host_warnings": host_warnings,
-            "env": env}
+            "env": env, "measured_on": placement(dev, (env or {}).get("host") or {})}
 
 
 def _requirement(b: dict) -> str:
@@ -240,6 +242,8 @@ def markdown_table(doc: dict) -> str:
     """The verdict as a Markdown table, with the overall verdict first."""
     lines = [f"**{doc['verdict'].upper()}**: {doc['model']['id']} / {doc['backend']} on "
              f"{doc['device']['name']}", ""]
+    if doc.get("measured_on"):
+        lines += [doc["measured_on"]["text"], ""]
     lines += [f"> warning: {w}" for w in doc["host_warnings"]]
     lines += table(["budget", "requirement", "measured", BOUND_HEADER, "result", "conditions",
                     "method"],

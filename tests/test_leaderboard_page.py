@@ -142,7 +142,7 @@ def canonical_laptop(driver, host: str | None = None):
 
         host = environment()["host"]["id"]
     (section,) = [s for s in driver.find_elements(By.CSS_SELECTOR, "section.group")
-                  if s.get_attribute("data-group") == f"laptop-2c-4g \u00b7 host {host} "
+                  if s.get_attribute("data-group") == f"laptop-2c-4g \u00b7 emulated \u00b7 host {host} "
                   "\u00b7 p128 g64 t2 d0"]
     return section
 

@@ -32,6 +32,7 @@ from harness.leaderboard.evidence import (QUALITY_METRICS, Evidence, as_int, as_
                                           as_str, floors)
 from harness.leaderboard.rank import SCORE, policy, reasons, score_and_rank
 from harness.records import Record, flat_row, latest
+from harness.records.placement import EMULATED, MEASURED, placement
 
 SCHEMA = "sllm-bench/leaderboard"
 SCHEMA_VERSION = 2
@@ -68,9 +69,15 @@ def host_id(record: Record) -> str:
     return str(record.env["host"]["id"])
 
 
+def measured_on(record: Record) -> dict:
+    """On the profile's own hardware or emulated (harness.records.placement)."""
+    return placement(record["device"], record.env["host"])
+
+
 def row_key(record: Record, merge_hosts: bool = False) -> tuple:
     return (record.model_id, record.backend, record.precision, record.device,
-            None if merge_hosts else host_id(record), *workload(record).values(),
+            None if merge_hosts else host_id(record), measured_on(record)["on"],
+            *workload(record).values(),
             json.dumps(backend_options(record), sort_keys=True, default=str))
 
 
@@ -100,9 +107,12 @@ def canonical_workload(record: Record) -> dict | None:
             "prompt_source": "synthetic"}
 
 
-def group_label(device: str, host: str | None, w: Mapping) -> str:
+def group_label(device: str, host: str | None, w: Mapping, on: str = MEASURED) -> str:
+    """A group's id; emulated rows form groups of their own, never ranked against rows
+    measured on the profile's hardware."""
     src = "" if w["prompt_source"] == "synthetic" else f" {w['prompt_source']}"
-    return (f"{device} \u00b7 host {host or 'any'} \u00b7 p{w['prompt_tokens']} "
+    emulated = " \u00b7 emulated" if on == EMULATED else ""
+    return (f"{device}{emulated} \u00b7 host {host or 'any'} \u00b7 p{w['prompt_tokens']} "
             f"g{w['gen_tokens']} t{w['threads']} d{w['depth']}{src}")
 
 
@@ -168,7 +178,8 @@ def _groups(rows: list[dict], kept: list[Record], merge: bool) -> list[dict]:
     for row, r in zip(rows, kept):
         w = workload(r)
         host = None if merge else row["provenance"]["host"]
-        gid = group_label(row["device"], None if host is None else host["id"], w)
+        gid = group_label(row["device"], None if host is None else host["id"], w,
+                          row["measured_on"]["on"])
         c = canon.get(row["device"])
         row["group"] = gid
         row["canonical"] = c is not None and all(
@@ -208,6 +219,7 @@ def _row(r: Record, evidence: Evidence, verdicts: dict, ranking: dict) -> dict:
         c.get("evidence"), (list, tuple)) else []
     row = {
         "rank": None, "score": None, "group": "", "canonical": False, "pareto": False,
+        "measured_on": measured_on(r),
         "unranked": [],
         "model": {"id": model["id"], "sha256": model["sha256"], "format": model["format"],
                   "size_mb": None if size is None else size / 2**20,

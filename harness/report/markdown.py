@@ -31,7 +31,8 @@ def _verdict(v: dict) -> list[str]:
     for i in v["verdicts"]:
         lines += [f"### {i['verdict_text']}: {html_cell(i['model'])} · "
                   f"{html_cell(i['backend'])} · {html_cell(i['device'])}", "",
-                  f"run {html_cell(i['run_id'])}, {html_cell(i['created_at'])}", ""]
+                  f"run {html_cell(i['run_id'])}, {html_cell(i['created_at'])}", "",
+                  f"**{html_cell(i['where'])}**", ""]
         lines += table(["budget", "requirement", "measured", "one-sided 95% bound", "result", "method, detail"],
                        [[b["name"], b["requirement"], b["measured"], b["bound"],
                          f"**{b['status_text']}**", b["detail"]] for b in i["budgets"]])

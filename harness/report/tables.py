@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 from harness import metrics, numbers
 from harness.records import Record, flat_row, latest
+from harness.records.placement import placement
 from harness.report.collect import Inputs, backend_label
 
 STATUS_TEXT = {"pass": "PASS", "fail": "FAIL", "not_measured": "NOT MEASURED",
@@ -65,7 +66,10 @@ def verdict_view(inputs: Inputs) -> dict:
                             "detail": "; ".join(x for x in (b.get("method"), b.get("detail"))
                                                 if x)})
         dev = v.get("device", {})
+        # recomputed from the profile and the host the verdict names, not taken as claimed
+        where = placement(dev, (v.get("env") or {}).get("host") or {})
         items.append({
+            "measured_on": where["on"], "where": where["text"],
             "device": dev.get("name", "?"), "description": dev.get("description") or "",
             "model": v["model"]["id"], "sha256": v["model"].get("sha256") or "-",
             "backend": v["backend"], "run_id": v["run_id"], "created_at": v["created_at"],
