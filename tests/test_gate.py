@@ -549,3 +549,43 @@ def test_cli_end_to_end_on_fake_backend_records(project):
         assert rows[derived]["reason"].startswith("derived: ")
     assert rows["load_s"]["decision"] == NOT_GATED
     assert read_record(record_files([slow])[0])["model"]["id"] == "fake-ok"
+
+
+# ------------------------------------------------------------------ reachability (issue 27)
+def _setting(prompt: int, decode: float, reps: int = 5):
+    from harness.measure.environment import environment
+
+    rng = __import__("random").Random(prompt)
+    d = [decode * rng.uniform(0.98, 1.02) for _ in range(reps)]
+    ms = [Measurement.of("ttft_ms", [50.0 * rng.uniform(0.98, 1.02) for _ in range(reps)]),
+          Measurement.of("decode_tps", d),
+          Measurement.of("itl_ms", [1000 / x for x in d for _ in range(7)])]
+    return make_record(kind="speed", run_id="r", seq=prompt, started_at="t",
+                       model={"id": "m", "format": "gguf", "sha256": None, "size_bytes": 1},
+                       backend={"name": "llama_cpp"}, device={"name": "host"},
+                       task={"name": "speed", "version": 1},
+                       params={"prompt_tokens": prompt, "gen_tokens": 8, "threads": 2,
+                               "repetitions": reps},
+                       env=environment(), measurements=ms)
+
+
+def test_a_compare_that_cannot_reach_its_holm_level_fails_closed(tmp_path, capsys):
+    prompts = (16, 32, 64, 128, 256, 512)  # 6 settings x 3 gated metrics = 18 tests
+    base = side(tmp_path, "b", *[_setting(p, 100.0) for p in prompts])
+    cur = side(tmp_path, "c", *[_setting(p, 64.0) for p in prompts])  # 36% slower
+    code, out, _ = gate(capsys, base, cur)
+    assert code == 1, out
+    assert ("undecidable (5 and 5 samples cannot reach the 0.0028 level of 18 tests (Holm); "
+            "need at least 6 per side)") in out
+    code, out, _ = gate(capsys, base, cur, "--format", "json")
+    doc = json.loads(out)
+    assert code == 1 and doc["undecidable"] == 18 and doc["verdict"].startswith("FAIL")
+
+
+def test_enough_repetitions_make_the_same_drop_a_regression(tmp_path, capsys):
+    prompts = (16, 32, 64, 128, 256, 512)
+    base = side(tmp_path, "b", *[_setting(p, 100.0, reps=8) for p in prompts])
+    cur = side(tmp_path, "c", *[_setting(p, 64.0, reps=8) for p in prompts])
+    code, out, _ = gate(capsys, base, cur, "--format", "json")
+    doc = json.loads(out)
+    assert code == 1 and doc["undecidable"] == 0 and doc["regressions"] >= 6

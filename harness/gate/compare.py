@@ -21,7 +21,8 @@ from pathlib import Path
 
 from harness import metrics
 from harness.errors import DataError
-from harness.gate.stats import IMPROVED, OK, REGRESSION, UNDECIDED, compare, holm
+from harness.gate.stats import (IMPROVED, OK, REGRESSION, UNDECIDABLE, UNDECIDED, compare,
+                                floor_p, holm, repetitions_needed)
 from harness.records import Record, options_text, shown_param
 
 RUN_FAILED = "run failed"
@@ -65,7 +66,15 @@ class Report:
 
     @property
     def failures(self) -> int:
+        return self.count(REGRESSION, RUN_FAILED, UNDECIDABLE)
+
+    @property
+    def regressions(self) -> int:
         return self.count(REGRESSION, RUN_FAILED)
+
+    @property
+    def undecidable(self) -> int:
+        return self.count(UNDECIDABLE)
 
     @property
     def undecided(self) -> int:
@@ -225,6 +234,22 @@ def compare_runs(baseline: dict[tuple, Run], current: dict[tuple, Run], config,
     return report
 
 
+def _fail_closed(report: Report, family: list[dict]) -> None:
+    """A gated metric whose sample sizes cannot reach Holm's first-step level (alpha over
+    the family) can never be a regression, whatever it measured: it is undecidable, and
+    the compare fails closed instead of passing blind."""
+    level = report.alpha / max(len(family), 1)
+    for row in family:
+        paired = row.get("discordant") is not None
+        n, m = row.get("n_baseline"), row.get("n_current")
+        if isinstance(n, int) and isinstance(m, int) and floor_p(n, m, paired) >= level:
+            need = repetitions_needed(len(family), report.alpha, paired)
+            row["decision"] = UNDECIDABLE
+            row["reason"] = (f"{n} and {m} {'items' if paired else 'samples'} "
+                             f"cannot reach the {level:.2g} level of {len(family)} tests "
+                             f"(Holm); need at least {need} per side")
+
+
 def apply_holm(report: Report) -> None:
     """Holm's step-down correction across every gated metric decided by a test (p_worse):
     a regression stands only when its adjusted p < alpha, so the chance of any false
@@ -232,6 +257,7 @@ def apply_holm(report: Report) -> None:
     family = [r for r in report.rows if r.get("p_worse") is not None
               and r["decision"] in (OK, REGRESSION, IMPROVED)]
     report.family = len(family)
+    _fail_closed(report, family)
     for row, adjusted in zip(family, holm([r["p_worse"] for r in family])):
         row["p_holm"] = adjusted
         if row["decision"] == REGRESSION:

@@ -16,7 +16,7 @@ import json
 
 from harness import numbers
 from harness.gate.compare import RUN_FAILED
-from harness.gate.stats import IMPROVED, NOT_GATED, OK, REGRESSION
+from harness.gate.stats import IMPROVED, NOT_GATED, OK, REGRESSION, UNDECIDABLE
 from harness.markdown import table
 
 
@@ -39,7 +39,7 @@ def _mcnemar(row: dict) -> str:
 
 def _decision(row: dict) -> str:
     d = row["decision"]
-    if d == REGRESSION or d == RUN_FAILED:
+    if d in (REGRESSION, RUN_FAILED, UNDECIDABLE):
         return f"**{d}**"
     if row.get("rule") == "tolerance" and d in (REGRESSION, IMPROVED, OK):
         return f"{d} (tolerance)"
@@ -47,6 +47,9 @@ def _decision(row: dict) -> str:
 
 
 def verdict(report) -> str:
+    if report.undecidable:
+        return (f"FAIL: {report.regressions} regression(s), {report.undecidable} "
+                "undecidable (too few repetitions for this compare's significance level)")
     if report.failures:
         return f"FAIL: {report.failures} regression(s)"
     if report.strict and report.undecided:
@@ -100,7 +103,8 @@ def json_text(report, baseline: str, current: list[str]) -> str:
            "baseline": baseline, "current": current, "config": report.config,
            "alpha": report.alpha, "holm": report.holm, "holm_family": report.family,
            "confidence": report.confidence, "strict": report.strict,
-           "matched": report.matched, "regressions": report.failures,
+           "matched": report.matched, "regressions": report.regressions,
+           "undecidable": report.undecidable,
            "undecided": report.undecided, "warnings": report.warnings,
            "notes": report.notes, "baseline_only": report.baseline_only,
            "current_only": report.current_only, "rows": report.rows}

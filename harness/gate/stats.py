@@ -59,8 +59,25 @@ TOO_FEW = "too few samples"
 NOT_GATED = "not gated"
 NO_SAMPLES = "no samples"
 NON_FINITE = "non-finite samples"
+#: the compare's sample sizes cannot reach its Holm level: a failure, never a pass
+UNDECIDABLE = "undecidable"
 #: decisions that leave a metric undecided (a pass only without --strict)
 UNDECIDED = (TOO_FEW, NO_SAMPLES, NON_FINITE)
+
+
+def floor_p(n: int, m: int, paired: bool) -> float:
+    """The smallest one-sided p a metric's test can give: exact McNemar 0.5^n for paired
+    0/1 samples, Mann-Whitney 1 / C(n+m, n) otherwise."""
+    return 0.5 ** n if paired else smallest_p(n, m)
+
+
+def repetitions_needed(family: int, alpha: float, paired: bool = False) -> int:
+    """The fewest samples per side whose floor p reaches alpha / family (Holm's first
+    step), the least a compare of `family` gated tests needs to detect anything."""
+    n = 2
+    while floor_p(n, n, paired) * family >= alpha and n < 10_000:
+        n += 1
+    return n
 
 @dataclass(frozen=True)
 class Rule:
