@@ -110,6 +110,10 @@ SPEED_TABLE, QUALITY_TABLE, BOTH_TABLES = ("speed",), ("quality",), ("speed", "q
 _ONE_TIMING = "one timing per run cannot separate a change from noise"
 _INPUT = "describes the input, not the model"
 _SOAK = "a soak statistic, judged by the verdict's soak budget"
+_SERIES = ("a time series: consecutive soak samples are not independent; judged by the "
+           "verdict's soak budgets")
+_ENERGY = ("one RAPL reading of the item's whole window: one number per run cannot separate "
+           "a change from noise")
 _REPORT_ONLY = {"gate": False}
 _EXACT = {"rule": "tolerance", "center": "mean", "tolerance": 0.0, "abs_tolerance": 0.0}
 
@@ -157,7 +161,8 @@ _ENTRIES = [
        table=SPEED_TABLE),
     _m("energy_j_per_token", "J/token", False,
        "RAPL package energy of the item's window / tokens generated in it",
-       aggregate="single", flat="speed"),
+       aggregate="single", flat="speed",
+       why_not_gated=_ENERGY),
     _m("itl_ms", MS, False, "gaps between consecutive generated tokens, pooled over "
        "repetitions", aggregate="pooled", gate_by_repetition=True),
     _m("e2e_ms", MS, False, "TTFT + the decode time of the whole generation",
@@ -172,7 +177,8 @@ _ENTRIES = [
        "decode tokens/s x model bytes / measured memory bandwidth", aggregate="single",
        why_not_gated="derived from decode_tps and the measured memory bandwidth"),
     _m("tokens_per_j", "tokens/J", True, "tokens generated / RAPL package energy",
-       aggregate="single"),
+       aggregate="single",
+       why_not_gated="the reciprocal of energy_j_per_token: " + _ENERGY),
     # ---- quality; the order is the flat rows' column order
     _m("acc", FRACTION, True, "argmax of summed log-likelihood of the choices == gold",
        aggregate="mean", stat="mean", title="accuracy", label="acc", flat="quality",
@@ -201,21 +207,24 @@ _ENTRIES = [
     _m("contains", FRACTION, True, "the target appears in the greedy output",
        aggregate="mean", stat="mean", flat="quality"),
     _m("target_perplexity", PPL, False, "exp(-mean log-likelihood of the target words)",
-       aggregate="ratio", flat="quality"),
+       aggregate="ratio", flat="quality",
+       why_not_gated="derived: exp(-mean target_logprob), which is gated"),
     _m("tokens_per_char", "tokens/char", False, "tokenizer fertility: tokens / characters",
        aggregate="single", label="tok/char", digits=3, flat="quality", table=QUALITY_TABLE),
     _m("tokens_per_word", "tokens/word", False, "tokenizer fertility: tokens / words",
        aggregate="single", label="tok/word", digits=2, flat="quality", table=QUALITY_TABLE),
     _m("text_decode_chars_per_s", "chars/s", True, "characters decoded after the first "
        "token / time from the first to the last token", label="chars/s", digits=1,
-       flat="quality", table=QUALITY_TABLE),
+       flat="quality", table=QUALITY_TABLE,
+       why_not_gated="derived: text_decode_tps x text_decode_chars_per_token"),
     _m("regex_match", FRACTION, True, "the greedy output matches the task's regex",
        aggregate="mean", stat="mean"),
     _m("target_logprob", NATS, True, "log-likelihood of the target word", aggregate="mean",
        lower=None),
     _m("text_decode_tps", TPS, True, "decode tokens/s on the task's real text"),
     _m("text_decode_chars_per_token", "chars/token", True,
-       "characters per decoded token on the real text"),
+       "characters per decoded token on the real text",
+       why_not_gated="the tokenizer on a fixed text: describes the input"),
     _m("text_tokens", "tokens", False, "tokens of the task's text", aggregate="single"),
     _m("text_chars", "chars", False, "characters of the task's text", aggregate="single"),
     _m("text_words", "words", False, "words of the task's text", aggregate="single",
@@ -223,7 +232,8 @@ _ENTRIES = [
     _m("text_bytes", "bytes", False, "UTF-8 bytes of the task's text", aggregate="single",
        why_not_gated=_INPUT),
     _m("window_nll", NATS, False, "negative log-likelihood of one window's scored tokens",
-       aggregate="ratio"),
+       aggregate="ratio",
+       why_not_gated="the numerator of token_perplexity, which is gated"),
     _m("window_tokens", "tokens", False, "tokens scored in one window", aggregate="ratio",
        why_not_gated=_INPUT),
     _m("perplexity", "", False, "token perplexity of a text (a verdict budget: the task's "
@@ -232,9 +242,12 @@ _ENTRIES = [
     _m("determinism", "identical (1) or not (0)", True, "1 if a prompt's greedy output "
        "repeated exactly within and across worker processes", aggregate="single",
        gate_rule=_EXACT, title="greedy outputs repeat exactly", budget_unit=""),
-    _m("soak_t_s", S, False, "time of each soak sample since the soak began"),
-    _m("soak_decode_tps", TPS, True, "decode tokens/s of each soak generation"),
-    _m("soak_rss_mb", MB, False, "resident memory at each soak sample"),
+    _m("soak_t_s", S, False, "time of each soak sample since the soak began",
+       why_not_gated="timestamps of the soak samples"),
+    _m("soak_decode_tps", TPS, True, "decode tokens/s of each soak generation",
+       why_not_gated=_SERIES),
+    _m("soak_rss_mb", MB, False, "resident memory at each soak sample",
+       why_not_gated=_SERIES),
     _m("rss_slope_mb_per_min", "MB/min", False, "Theil-Sen slope of the soak's RSS",
        aggregate="single", why_not_gated=_SOAK, lower=None,
        title="memory growth during the soak run"),

@@ -151,3 +151,22 @@ def test_a_metric_defined_only_here_reaches_flat_rows_table_and_gate():
         assert rows["widget_tps"]["unit"] == metrics.TPS
     assert "widget_tps" not in printers.columns()
     assert metrics.get("widget_tps") is None
+
+
+def test_the_docs_list_of_report_only_metrics_is_the_registrys():
+    text = (PKG.parent / "docs" / "gate.md").read_text(encoding="utf-8")
+    part = text.split("<!-- report-only: begin -->")[1].split("<!-- report-only: end -->")[0]
+    import re
+
+    listed = set(re.findall(r"^\| `([a-z0-9_]+)` \|", part, flags=re.M))
+    assert listed == {m.name for m in metrics.all_metrics() if not m.gated}
+
+
+def test_one_gated_metric_per_measurement():
+    for name in ("energy_j_per_token", "tokens_per_j", "text_decode_chars_per_s",
+                 "window_nll", "target_perplexity", "soak_t_s", "soak_decode_tps",
+                 "soak_rss_mb", "prefill_tps", "e2e_ms"):
+        assert not metrics.entry(name).gated, name
+    for name in ("ttft_ms", "decode_tps", "itl_ms", "text_decode_tps", "target_logprob",
+                 "token_perplexity", "acc", "peak_rss_mb"):
+        assert metrics.entry(name).gated, name
