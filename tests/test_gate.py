@@ -589,3 +589,15 @@ def test_enough_repetitions_make_the_same_drop_a_regression(tmp_path, capsys):
     code, out, _ = gate(capsys, base, cur, "--format", "json")
     doc = json.loads(out)
     assert code == 1 and doc["undecidable"] == 0 and doc["regressions"] >= 6
+
+
+def test_baseline_save_warns_when_its_compares_cannot_decide(tmp_path, capsys):
+    prompts = (16, 32, 64, 128, 256, 512)
+    small = side(tmp_path, "small", *[_setting(p, 100.0) for p in prompts])
+    assert main(["baseline", "save", small, "--baselines-dir", str(tmp_path / "bl")]) == 0
+    err = capsys.readouterr().err
+    assert "warning: 18 of the 18 gated tests a compare against this baseline makes are " \
+           "undecidable" in err and "need at least 6 per side" in err
+    big = side(tmp_path, "big", *[_setting(p, 100.0, reps=8) for p in prompts])
+    assert main(["baseline", "save", big, "--baselines-dir", str(tmp_path / "bl2")]) == 0
+    assert "undecidable" not in capsys.readouterr().err
