@@ -34,6 +34,25 @@ def project_root() -> Path:
                       "run from the project folder or set SLLM_BENCH_HOME")
 
 
+def _unique_keys_loader():
+    """yaml's SafeLoader, except that a key given twice in one mapping is an error (the
+    plain loader silently keeps the last value)."""
+    import yaml
+
+    class UniqueKeys(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if isinstance(key, (str, int, float, bool)) and key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r}", key_node.start_mark)
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeys
+
+
 def read_yaml(path: Path) -> Any:
     """Parse a YAML file safely; syntax errors name the line and column."""
     import yaml
@@ -47,7 +66,7 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(f"file is larger than {MAX_CONFIG_BYTES} bytes", path=path)
     try:
         with open(path, encoding="utf-8") as f:
-            return yaml.safe_load(f)
+            return yaml.load(f, Loader=_unique_keys_loader())  # noqa: S506 (a SafeLoader)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

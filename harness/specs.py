@@ -14,8 +14,14 @@ import math
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
+#: the most CPUs a profile may name: a larger thread or core count is a typo or a forgery
+MAX_CPUS = 4096
+
+
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Unknown keys are errors; so are NaN and infinities in any number."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 # ---------------------------------------------------------------- model sources
@@ -184,15 +190,20 @@ class DeviceProfile(Strict):
     @field_validator("threads")
     @classmethod
     def _positive_threads(cls, v):
-        if isinstance(v, int) and v <= 0:
-            raise ValueError("threads must be a positive integer or 'all'")
+        if isinstance(v, int) and not 0 < v <= MAX_CPUS:
+            raise ValueError(f"threads must be 'all' or a whole number from 1 to {MAX_CPUS}, "
+                             f"got {v}")
         return v
 
     @field_validator("cores")
     @classmethod
     def _positive_cores(cls, v):
-        if isinstance(v, int) and v <= 0:
-            raise ValueError("cores must be a positive integer, a list of CPU ids or 'all'")
+        if isinstance(v, int) and not 0 < v <= MAX_CPUS:
+            raise ValueError(f"cores must be 'all', a count from 1 to {MAX_CPUS} or a list of "
+                             f"CPU ids, got {v}")
+        if isinstance(v, list) and (not v or any(not 0 <= c < MAX_CPUS for c in v)):
+            raise ValueError(f"cores: a list of CPU ids must name at least one CPU, each from "
+                             f"0 to {MAX_CPUS - 1}, got {v}")
         return v
 
     def cpu_set(self) -> list[int]:
@@ -203,7 +214,13 @@ class DeviceProfile(Strict):
             return allowed
         if isinstance(self.cores, int):
             return allowed[: self.cores]
-        return [c for c in self.cores if c in allowed] or allowed
+        missing = [c for c in self.cores if c not in allowed]
+        if missing:
+            from harness.errors import ConfigError
+
+            raise ConfigError(f"device profile {self.name}: cores {missing} are not CPUs this "
+                              f"host lets the harness use ({', '.join(map(str, allowed))})")
+        return list(self.cores)
 
     def core_count(self) -> int:
         """Cores the target has (what the profile asks for, even if the host has fewer)."""

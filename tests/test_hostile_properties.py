@@ -64,6 +64,10 @@ DEVICE = shaped({"name": st.just("d") | TEXT, "threads": POSITIVE | st.just("all
                  "cores": POSITIVE | st.lists(POSITIVE, max_size=3) | st.just("all"),
                  "memory_mb": POSITIVE, "memory_budget_mb": POSITIVE,
                  "context_size": POSITIVE, "cooldown_s": NUMBER,
+                 "conditions": shaped({"other_cpu_max": NUMBER, "temperature_max_c": NUMBER,
+                                       "frequency_drop_max": NUMBER}),
+                 "hardware": shaped({"cores": POSITIVE, "memory_mb": POSITIVE,
+                                     "cpu_model": TEXT}),
                  "budgets": st.lists(BUDGET, max_size=3)})
 TEMPLATE = st.lists(st.sampled_from(list("{}[]!:.>0_aq ") + [
     "{query}", "{choice}", "__class__", "{query.", "{query[", "!r", ":>9"]), max_size=12).map("".join)
@@ -126,6 +130,24 @@ def test_any_device_profile(folder, data):
         prof.resolve_threads(), prof.cpu_set()
     except BenchError as e:
         one_line(e)
+        return
+    # what loads is usable: every number finite, thread and core counts bounded
+    import math
+
+    numbers = [v for v in _walk(prof.model_dump()) if isinstance(v, float)]
+    assert all(math.isfinite(v) for v in numbers), numbers
+    assert prof.resolve_threads() <= 4096 and len(prof.cpu_set()) <= 4096
+
+
+def _walk(x):
+    if isinstance(x, dict):
+        for v in x.values():
+            yield from _walk(v)
+    elif isinstance(x, list):
+        for v in x:
+            yield from _walk(v)
+    else:
+        yield x
 
 
 @SETTINGS

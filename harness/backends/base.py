@@ -57,6 +57,11 @@ class Backend(ABC):
     #: the model options (models.yaml `options:`, `run --set`) it reads
     options: ClassVar[frozenset[str]] = frozenset()
 
+    @classmethod
+    def check_option(cls, name: str, value) -> None:
+        """Refuse a bad value of one of `options` (BenchError), in the parent before any
+        worker starts; the default accepts every value."""
+
     @abstractmethod
     def load(self, request: LoadRequest) -> None: ...
 

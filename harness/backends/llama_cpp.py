@@ -90,6 +90,21 @@ class LlamaCppBackend(Backend):
     options = frozenset({"flash_attn", "n_batch", "n_ubatch", "threads_batch", "use_mmap",
                          "extra_bufts"})
 
+    #: integer options and their ranges
+    INT_OPTIONS = {"n_batch": (1, 1 << 20), "n_ubatch": (1, 1 << 20), "threads_batch": (1, 1024)}
+
+    @classmethod
+    def check_option(cls, name: str, value) -> None:
+        if name in ("flash_attn", "extra_bufts"):
+            tristate(value, name)
+        elif name in cls.INT_OPTIONS:
+            lo, hi = cls.INT_OPTIONS[name]
+            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+                raise BenchError(f"option {name}: expected a whole number from {lo} to {hi}, "
+                                 f"got {value!r}")
+        elif name == "use_mmap" and not isinstance(value, bool):
+            raise BenchError(f"option use_mmap: expected true or false, got {value!r}")
+
     def load(self, request: LoadRequest) -> None:
         from llama_cpp import llama_cpp as C
         from llama_cpp._internals import LlamaContext, LlamaModel

@@ -113,6 +113,14 @@ def check_options(options: dict, backends: list[str]) -> None:
     if unknown:
         raise BenchError(f"--set: unknown setting(s) {', '.join(unknown)} for backend(s) "
                          f"{', '.join(backends)} (known: {', '.join(sorted(known)) or 'none'})")
+    for b in backends:  # values too, before any worker starts
+        cls = reg.backend_class(b)
+        for k, v in options.items():
+            if k in cls.options:
+                try:
+                    cls.check_option(k, v)
+                except BenchError as e:
+                    raise BenchError(f"--set {k}={v}: {e}") from None
 
 
 def backend_options(backend: str, options) -> dict:

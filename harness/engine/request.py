@@ -22,7 +22,7 @@ class RunRequest(BaseModel):
     every installed on-device backend; `tasks` ["default"] is the offline default set and
     [] means speed only; `threads` None takes the device profile's."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     models: tuple[str, ...] = ()
     backends: tuple[str, ...] = ()
