@@ -125,3 +125,12 @@ def test_honest_verdicts_read_back(tmp_path):
     run = synthetic_results(tmp_path)
     for path in run.glob("verdict*.json"):
         assert read_verdict(path)["verdict"] in ("pass", "fail", "incomplete")
+
+
+@pytest.mark.parametrize("command", ["report", "compare"])
+def test_json_nested_thousands_deep_is_one_line(tmp_path, command):
+    (tmp_path / "deep").mkdir()
+    (tmp_path / "deep" / "x.json").write_text('{"a":' * 5000 + "1" + "}" * 5000)
+    d = str(tmp_path / "deep")
+    args = {"report": [d, "-o", str(tmp_path / "rep")], "compare": [d, d]}[command]
+    assert "nested more than 64 levels" in _one_line(run_cli(command, *args))

@@ -103,7 +103,9 @@ def read_json_bounded(path: Path, max_bytes: int = MAX_RECORD_BYTES):
         size = st.st_size
         if size > max_bytes:
             raise DataError(f"file is {size} bytes, more than the {max_bytes} allowed", path=path)
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise DataError(f"JSON nested more than {MAX_NESTING} levels deep", path=path) from None
     except OSError as e:
         raise DataError(f"cannot read: {e.strerror}", path=path) from None
     except json.JSONDecodeError as e:
@@ -111,6 +113,29 @@ def read_json_bounded(path: Path, max_bytes: int = MAX_RECORD_BYTES):
                         path=path) from None
     except UnicodeDecodeError:
         raise DataError("not UTF-8 text", path=path) from None
+    if _depth(data) > MAX_NESTING:
+        raise DataError(f"JSON nested more than {MAX_NESTING} levels deep", path=path)
+    return data
+
+
+#: deeper than any file the harness writes (records reach about 6): refused before any
+#: recursive consumer (schema validation, freezing, rendering) sees it
+MAX_NESTING = 64
+
+
+def _depth(data) -> int:
+    """Nesting depth of parsed JSON, without recursion."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        x, d = stack.pop()
+        deepest = max(deepest, d)
+        if d > MAX_NESTING:
+            return d
+        if isinstance(x, dict):
+            stack.extend((v, d + 1) for v in x.values())
+        elif isinstance(x, list):
+            stack.extend((v, d + 1) for v in x)
+    return deepest
 
 
 def validate_json(data, schema: dict, path: Path, what: str) -> None:
