@@ -63,14 +63,20 @@ def plan(request: RunRequest) -> Plan:
 def execute(plan: Plan, *, out_dir: str | Path | None = None,
             sinks: Iterable[Callable[[Record], None]] = (), progress=None,
             log: Log = log_stderr, run_id: str | None = None,
-            skip: Iterable[str] = ()) -> RunResult:
+            skip: Iterable[str] = (), run_dir: str | Path | None = None) -> RunResult:
     """Run a plan into out_dir/<run id>/ (default results/runs); `skip` names record keys
     already finished (resume). Raises harness.engine.session.Interrupted on Ctrl-C."""
+    import re
+
     from harness.engine.session import Session
 
+    if run_id is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", run_id):
+        raise BenchError(f"run id {run_id!r} is not a plain folder name (letters, digits, "
+                         "'.', '_', '-'): a run is written inside out_dir only")
     session = Session(plan=plan, out_dir=Path(out_dir) if out_dir else default_out_dir(),
                       sinks=list(sinks), progress=progress, log=log,
-                      skip=frozenset(skip), **({"run_id": run_id} if run_id else {}))
+                      skip=frozenset(skip), **({"run_id": run_id} if run_id else {}),
+                      folder=Path(run_dir) if run_dir else None)
     records = session.execute()
     return RunResult(session.run_id, session.run_dir, records)
 

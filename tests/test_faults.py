@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import write
+from conftest import run_cli, write
 from harness.records import read_record, record_files
 
 FAULTS = ["kill", "segfault", "raise", "hang", "exit", "nan"]
@@ -99,3 +99,61 @@ def test_resume_of_a_folder_that_is_not_a_run(project):
     r = subprocess.run([sys.executable, "-m", "harness", "run", "--resume", str(project / "nothing")],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "not a run folder" in r.stderr
+
+
+# ------------------------------------------------------------------ resume trusts content
+def _complete_run(project, out):
+    r = run_cli("run", "-b", "fake", "-p", "4,8,16", "-n", "8", "-r", "2", "--tasks", "none",
+                "--out", str(out), cwd=project)
+    assert r.returncode == 0, r.stderr
+    (run_dir,) = out.iterdir()
+    return run_dir
+
+
+def _resume(run_dir, project):
+    r = run_cli("run", "--resume", str(run_dir), cwd=project)
+    assert r.returncode == 0, r.stderr
+    return r
+
+
+def _prompts(run_dir):
+    return sorted(read_record(q).params["prompt_tokens"]
+                  for q in (run_dir / "records").glob("*.json"))
+
+
+def test_resume_remeasures_a_record_renamed_over_another_items_file(project):
+    run_dir = _complete_run(project, project / "out")
+    files = sorted((run_dir / "records").glob("*.json"), key=lambda q: read_record(q).seq)
+    p4, p8 = files[0], files[1]
+    p8.write_bytes(p4.read_bytes())  # the p4 record now also sits in p8's place
+    r = _resume(run_dir, project)
+    assert f"resume: {p8} is not this run's record" in r.stderr and "seq" in r.stderr
+    assert _prompts(run_dir) == [4, 8, 16]  # measured again: no p4 twice, no p8 lost
+    manifest = json.loads((run_dir / "run.json").read_text())
+    assert manifest["records"] == 3
+
+
+def test_resume_remeasures_a_record_copied_from_another_run(project):
+    first = _complete_run(project, project / "a")
+    second = _complete_run(project, project / "b")
+    name = sorted(q.name for q in (second / "records").glob("*.json"))[0]
+    (second / "records" / name).write_bytes((first / "records" / name).read_bytes())
+    started = json.loads((second / "run.json").read_text())["started_at"]
+    r = _resume(second, project)
+    assert "run id" in r.stderr and "measuring it again" in r.stderr
+    recs = [read_record(q) for q in (second / "records").glob("*.json")]
+    assert {x.run_id for x in recs} == {second.name} and len(recs) == 3
+    assert json.loads((second / "run.json").read_text())["started_at"] == started
+
+
+def test_a_renamed_run_folder_resumes_under_its_own_run_id(project):
+    run_dir = _complete_run(project, project / "out")
+    victim = sorted((run_dir / "records").glob("*.json"))[0]
+    victim.unlink()
+    moved = run_dir.with_name("renamed")
+    run_dir.rename(moved)
+    r = _resume(moved, project)
+    assert "2 record(s) already finished" in r.stderr
+    recs = [read_record(q) for q in (moved / "records").glob("*.json")]
+    assert len(recs) == 3 and {x.run_id for x in recs} == {run_dir.name}
+    assert not run_dir.exists()

@@ -48,12 +48,11 @@ def cmd_run(args) -> int:
 
     if args.resume:
         resume = api.resume_state(Path(args.resume).resolve())
-        request, skip, run_dir = resume.request, resume.finished, resume.run_dir
-        out_dir, run_id = run_dir.parent, run_dir.name
-        log(f"resuming {run_dir}: {len(skip)} record(s) already finished")
+        request, run_dir = resume.request, resume.run_dir
+        out_dir, run_id = run_dir.parent, resume.run_id
     else:
         request = request_from_args(args)
-        skip, out_dir, run_id = set(), (Path(args.out) if args.out else None), None
+        skip, out_dir, run_id, run_dir = set(), (Path(args.out) if args.out else None), None, None
         if out_dir is not None:
             from harness.records import check_writable_dir
 
@@ -61,6 +60,8 @@ def cmd_run(args) -> int:
     plan = api.plan(request)
     if args.resume:
         resume.check_models(plan)
+        skip = resume.verified(plan)
+        log(f"resuming {run_dir}: {len(skip)} record(s) already finished")
         if not resume.left(plan):
             log(f"nothing left to run: every record of {run_dir} is finished")
             return 0
@@ -72,7 +73,7 @@ def cmd_run(args) -> int:
     printer.header()
     with progress_bar(plan, not args.no_progress) as bar:
         result = api.execute(plan, out_dir=out_dir, sinks=[printer.record], progress=bar,
-                             log=log, run_id=run_id, skip=skip)
+                             log=log, run_id=run_id, skip=skip, run_dir=run_dir)
     printer.footer()
     log(f"results: {result.run_dir} ({len(result.records)} record(s), "
         f"{len(result.failed)} failed)")

@@ -19,6 +19,14 @@ class ResumeState:
     run_dir: Path
     request: RunRequest
     finished: frozenset[str]
+    #: the run's id as its run.json says (the folder may have been renamed)
+    run_id: str = ""
+
+    def verified(self, plan) -> frozenset[str]:
+        """The finished keys whose records are really this run's (session.verified_keys)."""
+        from harness.engine.session import verified_keys
+
+        return frozenset(verified_keys(self.run_dir, self.run_id, plan))
 
     def check_models(self, plan) -> None:
         """A resumed run never changes model: every record already in the folder must be
@@ -34,8 +42,8 @@ class ResumeState:
 
     def left(self, plan) -> int:
         """Records of the plan not finished yet."""
-        return sum(j.item_key(i) not in self.finished
-                   for j in plan.jobs for i in range(len(j.items)))
+        done = self.verified(plan)
+        return sum(j.item_key(i) not in done for j in plan.jobs for i in range(len(j.items)))
 
 
 def resume_state(run_dir: Path) -> ResumeState:
@@ -43,7 +51,8 @@ def resume_state(run_dir: Path) -> ResumeState:
     request is invalid)."""
     from pydantic import ValidationError
 
-    data = read_manifest(run_dir)["request"]
+    manifest = read_manifest(run_dir)
+    data = manifest["request"]
     try:
         request = RunRequest.model_validate(data)
     except ValidationError as e:
@@ -51,4 +60,7 @@ def resume_state(run_dir: Path) -> ResumeState:
         where = ".".join(str(p) for p in err["loc"]) or "request"
         raise DataError(f"invalid request in run.json at {where}: {err['msg']}",
                         path=run_dir / "run.json") from None
-    return ResumeState(run_dir, request, frozenset(finished_keys(run_dir)))
+    run_id = manifest.get("run_id")
+    if not isinstance(run_id, str) or not run_id:
+        raise DataError("run.json has no run_id", path=run_dir / "run.json")
+    return ResumeState(run_dir, request, frozenset(finished_keys(run_dir)), run_id)

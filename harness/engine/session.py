@@ -32,7 +32,8 @@ class Interrupted(BenchError):
 
 
 def finished_keys(run_dir: Path) -> set[str]:
-    """Keys of the items that already have a valid ok record in run_dir/records."""
+    """Keys of the items that have a valid ok record file in run_dir/records (by file
+    name only: verified_keys() checks the contents against a plan)."""
     done = set()
     for p in sorted((run_dir / "records").glob("*.json")):
         try:
@@ -40,6 +41,39 @@ def finished_keys(run_dir: Path) -> set[str]:
                 done.add(p.stem)
         except DataError:
             pass  # unreadable: redo it
+    return done
+
+
+def verified_keys(run_dir: Path, run_id: str, plan, log: Callable[[str], None] = log_stderr
+                  ) -> set[str]:
+    """The plan items whose record in run_dir/records is really theirs: ok, of this run
+    (run id), in the item's place of the plan (seq), of the job's backend, threads and
+    model (sha256). A record copied from another run or renamed over another item's
+    file is named and measured again, never taken for the item it claims to be."""
+    shas = {m.spec.id: m.sha256 for m in plan.models.values()}
+    done = set()
+    for job in plan.jobs:
+        for i in range(len(job.items)):
+            key = job.item_key(i)
+            path = run_dir / "records" / f"{key}.json"
+            if not path.is_file():
+                continue
+            try:
+                r = read_record(path)
+            except DataError as e:
+                log(f"resume: {e}; measuring it again")
+                continue
+            why = [f"{what} {got!r}, not {want!r}" for what, got, want in (
+                ("run id", r.run_id, run_id), ("seq", r.seq, job.index * 1000 + i),
+                ("backend", r.backend, job.backend),
+                ("threads", r.params.get("threads"), job.threads),
+                ("model sha256", r.model.get("sha256"), shas.get(job.model_id)))
+                if got != want]
+            if why:
+                log(f"resume: {path} is not this run's record of {key} ({'; '.join(why)}); "
+                    "measuring it again")
+            elif r.ok:
+                done.add(key)
     return done
 
 
@@ -84,10 +118,12 @@ class Session:
     run_id: str = field(default_factory=new_run_id)
     skip: frozenset[str] = frozenset()
     records: list[Record] = field(default_factory=list)
+    #: the run folder when it is not out_dir/run_id (a resumed folder that was renamed)
+    folder: Path | None = None
 
     @property
     def run_dir(self) -> Path:
-        return self.out_dir / self.run_id
+        return self.folder if self.folder is not None else self.out_dir / self.run_id
 
     @property
     def device(self):
@@ -182,6 +218,28 @@ class Session:
 
         return bandwidth_gbps(threads)
 
+    def _first_start(self) -> str:
+        """A resumed run keeps the started_at of its first session."""
+        try:
+            old = read_manifest(self.run_dir)
+        except DataError:
+            return now_iso()
+        first = old.get("started_at")
+        return first if old.get("run_id") == self.run_id and isinstance(first, str) \
+            else now_iso()
+
+    def _count_folder(self) -> tuple[int, int]:
+        """(records, failed records) in the run folder: this session's and earlier ones'."""
+        n = failed = 0
+        for p in (self.run_dir / "records").glob("*.json"):
+            try:
+                r = read_record(p)
+            except DataError:
+                continue
+            n += 1
+            failed += not r.ok
+        return n, failed
+
     def _write_manifest(self, manifest: dict, **update) -> None:
         manifest.update(update)
         write_json(self.run_dir / "run.json", manifest)
@@ -196,7 +254,7 @@ class Session:
         check_writable_dir(self.out_dir, "results folder")  # before anything is written
         env = environment()
         self.run_dir.mkdir(parents=True, exist_ok=True)  # run ids are unique per process
-        manifest = {"run_id": self.run_id, "started_at": now_iso(),
+        manifest = {"run_id": self.run_id, "started_at": self._first_start(),
                     "request": self.plan.request.model_dump(mode="json"),
                     "device": self.device.model_dump(mode="json"), "env": env,
                     "jobs": [{"model": j.model_id, "backend": j.backend, "threads": j.threads,
@@ -230,8 +288,10 @@ class Session:
             signal.signal(signal.SIGTERM, previous)
         mine = self.records[start:]
         failed = sum(not r.ok for r in mine)
+        in_folder, failed_in_folder = self._count_folder()
         self._write_manifest(manifest, status="failed" if failed else "ok",
-                             finished_at=now_iso(), records=len(mine), failed=failed)
+                             finished_at=now_iso(), records=in_folder,
+                             failed=failed_in_folder)
         self._finish(produced)
         return self.records[start:]
 
