@@ -98,7 +98,11 @@ def cmd_compare(args) -> int:
 def cmd_baseline_save(args) -> int:
     from harness.gate import baselines
 
+    from harness.gate import config as gate_config
+    from harness.gate.compare import reachability_notes
+
     folder, notes = baselines.save(args.results, args.device, args.baselines_dir)
+    notes += reachability_notes([folder / "records"], set(gate_config.load().ignore_params))
     for n in notes:
         print(f"sllm-bench: {n}", file=sys.stderr)
     print(folder)

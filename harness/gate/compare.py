@@ -267,3 +267,18 @@ def apply_holm(report: Report) -> None:
                 row["decision"] = OK
                 row["reason"] += (f", but not after Holm's correction over {len(family)} "
                                   f"gated metrics (adjusted p {adjusted:.2g})")
+
+
+def reachability_notes(paths: list[str | Path], ignore: set[str]) -> list[str]:
+    """Warnings for a baseline too small to detect anything: the baseline compared with
+    a current run of its own size (the sample sizes decide what a compare can reach)."""
+    from harness.gate import config as gate_config
+
+    runs = load_runs(paths, ignore, "baseline")
+    report = compare_runs(runs, runs, gate_config.load(), ignore)
+    bad = [row for row in report.rows if row["decision"] == UNDECIDABLE]
+    if not bad:
+        return []
+    return [f"warning: {len(bad)} of the {report.family} gated tests a compare against this "
+            f"baseline makes are undecidable ({bad[0]['metric']}: {bad[0]['reason']}); such "
+            "a compare fails closed: save runs with more repetitions"]
