@@ -91,6 +91,9 @@ def check_gguf_header(path: Path) -> None:
     if version not in (2, 3) or n_tensors == 0 or n_tensors > 1_000_000 or n_kv > 1_000_000:
         raise ModelError(f"corrupt GGUF header (version {version}, {n_tensors} tensors, "
                          f"{n_kv} keys)", path=path)
+    from harness.gguf_scan import scan
+
+    scan(path)  # every length and count fits the file, before any library iterates them
 
 
 def check_gguf_tensors(path: Path) -> None:

@@ -120,3 +120,27 @@ def test_cli_pickle_model_is_refused(project):
     (project / "model.bin").write_bytes(b"\x80\x02}q\x00.")
     r = run_cli("run", "-m", str(project / "model.bin"), "-b", "fake", "--tasks", "none")
     assert r.returncode == 2 and "refusing a pickle checkpoint" in r.stderr
+
+
+def test_a_gguf_array_claiming_2_61_elements_is_refused_at_once(tmp_path):
+    """gguf-py iterates metadata arrays element by element: a header claiming 2^61 token
+    types hung `run --dry-run` for ever. The bounded walk refuses it in milliseconds."""
+    import struct
+    import time
+
+    from harness.errors import ModelError
+    from harness.models import check_gguf_header
+
+    key = b"tokenizer.ggml.token_type"
+    path = tmp_path / "evil.gguf"
+    path.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 1, 1) + struct.pack("<Q", len(key)) + key
+                     + struct.pack("<IIQ", 9, 5, 2**61) + b"\0" * 4096)
+    t = time.monotonic()
+    with pytest.raises(ModelError, match="claims 2305843009213693952 elements"):
+        check_gguf_header(path)
+    assert time.monotonic() - t < 5
+    strings = tmp_path / "strings.gguf"  # an array of strings whose lengths overrun
+    strings.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 1, 1) + struct.pack("<Q", 3) + b"k.s"
+                        + struct.pack("<IIQ", 9, 8, 2) + struct.pack("<Q", 10**12))
+    with pytest.raises(ModelError, match="corrupt GGUF header"):
+        check_gguf_header(strings)
