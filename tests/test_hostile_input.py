@@ -451,3 +451,21 @@ def test_row16_yaml_that_is_not_a_file_says_what_it_is(project, flag):
     args = (["--models-file", "fifo.yaml", "run", *FAST] if flag == "--models-file"
             else ["run", *BASE, flag, "fifo.yaml"])
     refused(run_cli(*args, "--dry-run", timeout=60), "fifo.yaml", "FIFO")
+
+
+@pytest.mark.parametrize("template", [
+    "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}x",
+    "{{ 'x'|center(300000000) }}", "{{ '%300000000s' % 'x' }}", "{{ 'x' * 100000 * 100000 }}",
+    "{{ '%300000000s'|format('x') }}", "{{ 'a'|indent(300000000) }}"])
+def test_templates_that_grow_are_refused_before_they_grow(template):
+    """Nested range() loops hung the plan; center, % and chained * reached 1.2 GB before
+    the size limit was checked. Each is refused before the string is built."""
+    import time
+
+    from harness.data.chat import render
+    from harness.errors import ModelError
+
+    t = time.monotonic()
+    with pytest.raises(ModelError, match="chat template refused"):
+        render(template, [{"role": "user", "content": "hi"}])
+    assert time.monotonic() - t < 5

@@ -9,6 +9,7 @@ tokenizer.chat_template or an ONNX folder's tokenizer_config.json.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from harness.errors import ModelError
@@ -16,6 +17,10 @@ from harness.errors import ModelError
 #: bounds of the sandbox: repetition counts ("x" * n) and the rendered text
 MAX_REPEAT = 100_000
 MAX_RENDERED = 1 << 20
+#: a template renders within this many seconds, and all its range() loops together
+#: within this many items
+MAX_RENDER_S = 5.0
+MAX_RANGE_ITEMS = 1_000_000
 
 
 def chat_template(model_path: Path) -> str | None:
@@ -53,25 +58,85 @@ def render(template: str, messages: list[dict], *, add_generation_prompt: bool =
     def raise_exception(message: str):
         raise TemplateError(message)
 
-    class Sandbox(ImmutableSandboxedEnvironment):
-        """Also bounds `**` (10**10**9 would compute for ever) and the output's size."""
+    import time
 
-        intercepted_binops = frozenset({"**", "*"})
+    deadline = time.monotonic() + MAX_RENDER_S
+    budget = {"range": MAX_RANGE_ITEMS}
+
+    def check_time():
+        if time.monotonic() > deadline:
+            raise SecurityError(f"rendering took longer than {MAX_RENDER_S:g} s")
+
+    def bounded_size(n, what: str):
+        if isinstance(n, int) and abs(n) > MAX_RENDERED:
+            raise SecurityError(f"{what} {n} is larger than the {MAX_RENDERED} characters a "
+                                "rendered template may have")
+
+    class Sandbox(ImmutableSandboxedEnvironment):
+        """Also bounds `**` (10**10**9 would compute for ever), every string or list that
+        `*`, `%`, center, indent or format would build (checked before building it), the
+        loops over range() (all of them together) and the time spent rendering."""
+
+        intercepted_binops = frozenset({"**", "*", "%"})
 
         def call_binop(self, context, operator, left, right):
+            check_time()
             if operator == "**" and isinstance(right, (int, float)) and abs(right) > 64:
                 raise SecurityError(f"exponent {right} is too large")
-            if operator == "*" and any(isinstance(x, int) and abs(x) > MAX_REPEAT
-                                       for x in (left, right)):
-                raise SecurityError("repetition count is too large")
+            if operator == "*":
+                if any(isinstance(x, int) and abs(x) > MAX_REPEAT for x in (left, right)):
+                    raise SecurityError("repetition count is too large")
+                seq, n = (left, right) if isinstance(right, int) else (right, left)
+                if isinstance(seq, (str, list, tuple)) and isinstance(n, int):
+                    bounded_size(len(seq) * n, "a repetition of")
+            if operator == "%" and isinstance(left, str):
+                for width in re.findall(r"%[-+ #0]*(\d+)|\.(\d+)", left):
+                    bounded_size(int(width[0] or width[1]), "a format width of")
             return super().call_binop(context, operator, left, right)
+
+    def counted_range(*args):
+        r = range(*args)
+        budget["range"] -= len(r)
+        if budget["range"] < 0:
+            raise SecurityError(f"loops over range() went past {MAX_RANGE_ITEMS} items")
+        for x in r:
+            check_time()
+            yield x
+
+    def width_filter(name):
+        original = env.filters[name]
+
+        def bounded(value, width=80, *args, **kwargs):
+            bounded_size(width if isinstance(width, int) else 0, f"{name} width")
+            return original(value, width, *args, **kwargs)
+        return bounded
 
     env = Sandbox(trim_blocks=True, lstrip_blocks=True)
     env.globals["raise_exception"] = raise_exception
+    env.globals["range"] = counted_range
+    for name in ("center", "indent"):
+        env.filters[name] = width_filter(name)
+    original_format = env.filters["format"]
+
+    def bounded_format(value, *args, **kwargs):
+        if isinstance(value, str):
+            for width in re.findall(r"%[-+ #0]*(\d+)|\.(\d+)", value):
+                bounded_size(int(width[0] or width[1]), "a format width of")
+        return original_format(value, *args, **kwargs)
+
+    env.filters["format"] = bounded_format
     try:
-        out = env.from_string(template).render(
-            messages=messages, add_generation_prompt=add_generation_prompt,
-            bos_token=bos_token, eos_token=eos_token)
+        parts, size = [], 0
+        for chunk in env.from_string(template).generate(
+                messages=messages, add_generation_prompt=add_generation_prompt,
+                bos_token=bos_token, eos_token=eos_token):
+            size += len(chunk)
+            if size > MAX_RENDERED:
+                raise SecurityError(f"rendered more than the {MAX_RENDERED} characters "
+                                    "allowed")
+            check_time()
+            parts.append(chunk)
+        out = "".join(parts)
     except (TemplateError, ArithmeticError, ValueError, TypeError, LookupError,
             AttributeError, RecursionError, MemoryError) as e:
         # a template is someone else's code: any failure is that file's error, one line
