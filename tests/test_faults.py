@@ -157,3 +157,31 @@ def test_a_renamed_run_folder_resumes_under_its_own_run_id(project):
     recs = [read_record(q) for q in (moved / "records").glob("*.json")]
     assert len(recs) == 3 and {x.run_id for x in recs} == {run_dir.name}
     assert not run_dir.exists()
+
+
+def test_a_worker_dies_within_a_second_of_its_parent(project):
+    """SIGKILL of the parent sends the worker nothing; it must not run on as an orphan."""
+    import psutil
+
+    with open(project / "models.yaml", "a") as f:
+        f.write("  - id: fake-slow\n    format: fake\n    source: {kind: path, path: fake.bin}\n"
+                "    options: {decode_ms_per_token: 50}\n")
+    cmd = [sys.executable, "-m", "harness", "run", "-m", "fake-slow", "-b", "fake", "-p", "8",
+           "-n", "400", "-r", "5", "--tasks", "none", "--out", str(project / "out")]
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        kids = []
+        while time.time() < deadline and not kids:
+            kids = psutil.Process(p.pid).children(recursive=True)
+            kids = [k for k in kids if "multiprocessing" in " ".join(k.cmdline())
+                    and "resource_tracker" not in " ".join(k.cmdline())]
+            time.sleep(0.1)
+        assert kids, "no worker started"
+        time.sleep(1.0)  # the worker is measuring
+        p.kill()
+        p.wait()
+        gone, alive = psutil.wait_procs(kids, timeout=2.0)
+        assert not alive, f"orphaned worker(s) still running: {alive}"
+    finally:
+        p.kill()

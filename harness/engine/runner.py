@@ -14,6 +14,7 @@ harness itself carries on.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import time
 from collections.abc import Iterator
@@ -61,6 +62,7 @@ def run_worker(payload: dict, n_items: int, *, timeout_s: float,
 
     ctx = multiprocessing.get_context("spawn")
     parent_conn, child_conn = ctx.Pipe(duplex=False)
+    payload = {**payload, "parent_pid": os.getpid()}  # the worker dies with its parent
     proc = ctx.Process(target=worker.main, args=(payload, child_conn), daemon=True)
     proc.start()
     child_conn.close()

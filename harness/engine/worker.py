@@ -32,6 +32,31 @@ def apply_device(cpus: list[int] | None, threads: int) -> None:
         os.environ[var] = str(threads)
 
 
+def die_with_parent(parent_pid: int, interval_s: float = 0.25) -> None:
+    """Exit within a second once the parent is gone (killed with SIGKILL it sends nothing):
+    on Linux the kernel delivers SIGKILL (prctl PR_SET_PDEATHSIG); elsewhere, and as a
+    check of the race before prctl took effect, a daemon thread polls the parent's pid."""
+    import threading
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            import signal
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent_pid:
+                os._exit(3)
+            time.sleep(interval_s)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _describe(exc: BaseException) -> dict:
     tb = traceback.extract_tb(exc.__traceback__)
     where = f"{os.path.basename(tb[-1].filename)}:{tb[-1].lineno}" if tb else ""
@@ -51,6 +76,8 @@ def main(payload: dict, conn) -> None:
     # Ctrl-C reaches the whole process group: the parent decides, the worker carries on
     # until the parent stops it, so it never reports a half-finished item as a result.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if payload.get("parent_pid"):
+        die_with_parent(payload["parent_pid"])
     item = -1
     try:
         load = payload["load"]
