@@ -33,3 +33,9 @@ class DataError(BenchError):
 
 class BackendUnavailable(BenchError):
     """A backend's library is not installed or cannot run this model format."""
+
+
+class WriteError(BenchError):
+    """An output could not be written (a folder in the way, no space, no permission)."""
+
+    exit_code = 1

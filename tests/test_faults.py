@@ -185,3 +185,23 @@ def test_a_worker_dies_within_a_second_of_its_parent(project):
         assert not alive, f"orphaned worker(s) still running: {alive}"
     finally:
         p.kill()
+
+
+def test_a_full_disk_leaves_no_running_run_json_and_says_how_to_resume(project):
+    """ulimit -f: the first records fit, a later one does not."""
+    import resource
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (12_000, 12_000))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a killed process
+
+    out = project / "out"
+    r = subprocess.run([sys.executable, "-m", "harness", "run", "-b", "fake", "-p", "4,8,16,32",
+                        "-n", "8", "-r", "40", "--tasks", "none", "--out", str(out)],
+                       capture_output=True, text=True, timeout=120, preexec_fn=small_files)
+    assert r.returncode == 1, r.stderr
+    assert "Traceback" not in r.stderr and "Resume with: sllm-bench run --resume" in r.stderr
+    (run_dir,) = out.iterdir()
+    manifest = json.loads((run_dir / "run.json").read_text())
+    assert manifest["status"] != "running"
+    assert not [q for q in (run_dir / "records").glob(".*")]  # no temporary file left

@@ -52,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sllm-bench: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:  # the last net: a file the harness could not read or write
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        print(f"sllm-bench: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

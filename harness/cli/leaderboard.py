@@ -83,7 +83,11 @@ def cmd_leaderboard(args) -> int:
     from harness.leaderboard.rank import policy
     from harness.records import write_json
 
-    output = Path(args.output)
+    from harness.records import check_output_file, check_writable_dir
+
+    output = check_output_file(Path(args.output), "-o")  # both before any work
+    if args.html:
+        check_writable_dir(Path(args.html), "--html")
     skip = [output] + ([Path(args.html) / "leaderboard.json"] if args.html else [])
     records, verdicts, rejected, n_files = collect(args.results, skip=skip)
     for r in rejected:
@@ -96,9 +100,9 @@ def cmd_leaderboard(args) -> int:
         raise DataError("no successful speed record to rank; nothing written",
                         path=", ".join(args.results))
     validate(doc)
-    write_json(output, doc)
-    if args.html:
+    if args.html:  # the page first: a page that cannot be written leaves no JSON behind
         write_page(Path(args.html), doc)
+    write_json(output, doc)
     s = doc["sources"]
     ranked = sum(r["rank"] is not None for r in doc["rows"])
     print(f"leaderboard: {output} ({len(doc['rows'])} row(s), {ranked} ranked, in "

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from harness.engine import log_stderr
 from harness.engine.plan import Job, Plan, backend_options
-from harness.errors import BenchError, DataError
+from harness.errors import BenchError, DataError, WriteError
 from harness.records import (Measurement, Record, check_writable_dir, make_record,
                              new_run_id, now_iso, read_record, write_json)
 
@@ -279,6 +279,15 @@ class Session:
                     time.sleep(self.device.cooldown_s)
                 produced.setdefault(job.scenario, []).extend(self._run_job(job, todo, env))
                 ran += 1
+        except WriteError as e:  # a record or run.json could not be written
+            try:
+                self._write_manifest(manifest, status="failed", finished_at=now_iso(),
+                                     error=str(e))
+            except WriteError:
+                pass  # the disk refuses everything: the message below still says so
+            raise WriteError(f"{e}; {len(self.records) - start} finished record(s) kept in "
+                             f"{self.run_dir}. Resume with: sllm-bench run --resume "
+                             f"{self.run_dir}") from None
         except KeyboardInterrupt:
             self._write_manifest(manifest, status="interrupted", finished_at=now_iso())
             raise Interrupted(f"interrupted; {len(self.records) - start} finished record(s) "

@@ -102,7 +102,9 @@ def save(results: list[str], device: str | None = None,
     manifest = {"schema": MANIFEST_SCHEMA, "device": device, "saved_at": now_iso(),
                 "runs": sorted({r.run_id for _, r in ok}), **_provenance(ok),
                 "records": []}
-    base = root(folder)
+    from harness.records import check_writable_dir
+
+    base = check_writable_dir(root(folder), "--baselines-dir")
     tmp = base / f".{device}.tmp-{new_run_id()}"
     (tmp / "records").mkdir(parents=True)
     try:

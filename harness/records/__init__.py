@@ -8,7 +8,8 @@
   write_json, read_json_bounded, record_files, read_verdict, ...   files.py
 """
 
-from harness.records.files import (MAX_RECORD_BYTES, atomic_write_text, check_writable_dir,
+from harness.records.files import (MAX_RECORD_BYTES, atomic_write_text, check_output_file,
+                                   check_writable_dir,
                                    is_verdict_file,
                                    load_schema, read_json_bounded, read_verdict, record_files,
                                    to_json, validate_json, verdict_filename, write_json)
@@ -20,7 +21,7 @@ from harness.records.record import (KINDS, SCHEMA, SCHEMA_VERSION, SHORT_PARAMS,
                                     shown_param)
 
 __all__ = ["KINDS", "MAX_RECORD_BYTES", "SCHEMA", "SCHEMA_VERSION", "SHORT_PARAMS",
-           "Measurement", "Record", "atomic_write_text", "check_writable_dir", "columns", "flat_row",
+           "Measurement", "Record", "atomic_write_text", "check_output_file", "check_writable_dir", "columns", "flat_row",
            "is_verdict_file",
            "latest", "load_schema", "make_record", "new_run_id", "now_iso", "options_text",
            "read_json_bounded", "read_record", "read_verdict", "record_files", "shown_param",

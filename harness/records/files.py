@@ -16,17 +16,25 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.errors import DataError
+from harness.errors import DataError, WriteError
 
 MAX_RECORD_BYTES = 32 * 2**20
 VERDICT_PREFIX = "verdict"
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over `path`."""
+    """Write to a temporary file in the same folder, fsync, then rename over `path`. A
+    failure (a folder in the way, no space, no permission, a name too long) is a
+    WriteError naming the file, and nothing is left half-written."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path.is_dir():
+        raise WriteError("cannot write: a folder of that name is in the way", path=path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:64]}.", suffix=".tmp",
+                                   dir=path.parent)
+    except OSError as e:
+        raise WriteError(f"cannot write: {e.strerror or e}", path=path) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
@@ -34,12 +42,28 @@ def atomic_write_text(path: Path, text: str) -> None:
             os.fchmod(f.fileno(), 0o666 & ~current_umask())  # mkstemp made it 0600
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(e, OSError):
+            raise WriteError(f"cannot write: {e.strerror or e}", path=path) from None
         raise
+
+
+def check_output_file(path: Path, what: str) -> Path:
+    """A file the harness will write: not a folder, a name the file system takes, in a
+    folder it can create files in. Checked before any work starts."""
+    from harness.errors import BenchError
+
+    path = Path(path).expanduser()
+    if any(len(os.fsencode(part)) > 255 for part in path.parts):
+        raise BenchError(f"{what}: a name in the path is longer than 255 bytes", path=path)
+    if path.is_dir():
+        raise BenchError(f"{what}: a folder of that name is in the way", path=path)
+    check_writable_dir(path.parent, what)
+    return path
 
 
 def current_umask() -> int:
