@@ -469,3 +469,24 @@ def test_templates_that_grow_are_refused_before_they_grow(template):
     with pytest.raises(ModelError, match="chat template refused"):
         render(template, [{"role": "user", "content": "hi"}])
     assert time.monotonic() - t < 5
+
+
+def test_an_empty_stop_string_is_refused():
+    from harness.data.params import ExactMatchParams
+
+    with pytest.raises(ValueError, match="empty stop string would cut every output"):
+        ExactMatchParams(stop=["\n", ""])
+
+
+def test_a_chat_template_that_is_not_utf8_is_named_not_missing(tmp_path):
+    import struct
+
+    from harness.data.chat import chat_template
+    from harness.errors import ModelError
+
+    key, value = b"tokenizer.chat_template", b"{{ bad \xff\xfe }}"
+    path = tmp_path / "t.gguf"
+    path.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", len(key)) + key
+                     + struct.pack("<IQ", 8, len(value)) + value)
+    with pytest.raises(ModelError, match="chat_template is not valid UTF-8"):
+        chat_template(path)

@@ -50,6 +50,9 @@ def fake_steps(monkeypatch):
         calls["builds"] += 1
         print("builder chatter")  # must land in build.log, not on the console
         (out / "genai_config.json").write_text("{}")
+        data = out / "model.onnx.data"
+        data.write_bytes(b"w")
+        data.chmod(0o600)  # as onnx.save_model leaves its external data
         if calls["fail"]:
             raise RuntimeError("builder exploded\nsecond line")
 
@@ -110,6 +113,10 @@ def test_build_is_cached_and_recorded(tmp_cache, tmp_path, fake_steps, capfd):
     assert prepare.prepare_onnx(gguf, SHA, "int4") == folder
     assert fake_steps["builds"] == 1
     assert [p.name for p in folder.parent.iterdir()] == [folder.name]  # no temporary left
+    from harness.records.files import current_umask
+
+    modes = {f.name: f.stat().st_mode & 0o777 for f in folder.iterdir()}
+    assert set(modes.values()) == {0o666 & ~current_umask()}, modes  # data as neighbours
 
 
 def test_gguf_precision_transcodes_and_reports_per_tensor(tmp_cache, tmp_path, fake_steps,

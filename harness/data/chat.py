@@ -45,7 +45,10 @@ def chat_template(model_path: Path) -> str | None:
     try:
         field = GGUFReader(str(model_path)).fields.get("tokenizer.chat_template")
         return None if field is None else bytes(field.parts[field.data[0]]).decode("utf-8")
-    except (ValueError, OSError, UnicodeDecodeError, IndexError):
+    except UnicodeDecodeError as e:  # a template is there, but unreadable: say so
+        raise ModelError(f"the GGUF's tokenizer.chat_template is not valid UTF-8 (byte "
+                         f"{e.start})", path=model_path) from None
+    except (ValueError, OSError, IndexError):
         return None  # not a readable GGUF header: the model is used without a template
 
 

@@ -80,6 +80,13 @@ class ExactMatchParams(Strict):
     system: str | None = None
     regex: str | None = None
 
+    @field_validator("stop")
+    @classmethod
+    def _no_empty_stop(cls, v):
+        if any(x == "" for x in v):
+            raise ValueError("an empty stop string would cut every output to nothing")
+        return v
+
     @field_validator("regex")
     @classmethod
     def _compiles(cls, v):

@@ -153,6 +153,7 @@ def prepare_onnx(gguf_path: Path, sha256: str, precision: str, *,
         _write_prepared(out, sha256, precision, gguf_path, time.time() - started,
                         tensors if precision == Precision.GGUF else None)
         try:
+            _follow_umask(out)  # onnx writes model.onnx.data 0600; its neighbours 0644
             os.rename(out, final)
         except OSError:
             if not is_prepared(sha256, precision):  # not a concurrent build that won the race
@@ -254,3 +255,13 @@ def _captured(log_file: Path) -> Iterator[None]:
             os.close(saved[1])
             root.handlers[:] = handlers
             root.setLevel(level)
+
+
+def _follow_umask(folder: Path) -> None:
+    """Give every file of a prepared folder the mode the umask gives new files."""
+    from harness.records.files import current_umask
+
+    mode = 0o666 & ~current_umask()
+    for f in Path(folder).rglob("*"):
+        if f.is_file():
+            os.chmod(f, mode)
