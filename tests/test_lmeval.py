@@ -5,6 +5,8 @@ items (a local JSON multiple-choice task and a local loglikelihood_rolling task)
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -208,3 +210,17 @@ def test_chat_contexts_are_tokenized_with_special_tokens():
     assert set(b.seen[0].context) == {7}
     lmeval.loglikelihood(b, [["<s>ctx", " a"]])
     assert set(b.seen[0].context) == {1}
+
+
+@pytest.mark.parametrize("arg, message", [
+    ("timeout=nan", "--model_args timeout: expected a positive number of seconds"),
+    ("threads=abc", "--model_args threads: expected a positive whole number"),
+    ("add_bos=maybe", "--model_args add_bos: expected true or false"),
+    ("bogus=1", "--model_args: unknown key(s) bogus")])
+def test_bad_model_args_are_one_line_errors(arg, message):
+    pytest.importorskip("lm_eval")
+    r = subprocess.run([sys.executable, "-m", "harness.lmeval", "run", "--model", "sllm-bench",
+                        "--model_args", f"backend=llama_cpp,{arg}", "--tasks", "arc_easy"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert f"sllm-bench-lmeval: error: {message}" in r.stderr

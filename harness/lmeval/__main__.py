@@ -15,8 +15,16 @@ def main() -> int:
               "(pip install 'sllm-bench[lmeval]')", file=sys.stderr)
         return 2
     import harness.lmeval.model  # noqa: F401  (registers "sllm-bench")
+    from harness.errors import BenchError
 
-    cli_evaluate()
+    try:
+        cli_evaluate()
+    except BenchError as e:  # the harness's own errors stay one line, as in sllm-bench
+        print(f"sllm-bench-lmeval: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("sllm-bench-lmeval: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -28,6 +28,41 @@ from harness.errors import BenchError
 from harness.precision import DEFAULT as DEFAULT_PRECISION
 from harness.lmeval.client import WorkerClient
 
+def _whole(key: str, v) -> int | None:
+    """A positive whole number from --model_args (lm-eval passes strings or numbers)."""
+    if v is None:
+        return None
+    try:
+        n = int(str(v))
+    except ValueError:
+        n = 0
+    if n <= 0 or n > 1 << 24:
+        raise BenchError(f"--model_args {key}: expected a positive whole number, got {v!r}")
+    return n
+
+
+def _seconds(key: str, v) -> float:
+    import math
+
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        x = math.nan
+    if not math.isfinite(x) or x <= 0:  # nan disabled the silence watchdog
+        raise BenchError(f"--model_args {key}: expected a positive number of seconds, "
+                         f"got {v!r}")
+    return x
+
+
+def _flag(key: str, v) -> bool:
+    if isinstance(v, bool):
+        return v
+    text = str(v).strip().lower()
+    if text not in ("true", "false", "1", "0", "yes", "no"):
+        raise BenchError(f"--model_args {key}: expected true or false, got {v!r}")
+    return text in ("true", "1", "yes")
+
+
 @register_model("sllm-bench")
 class SllmBenchLM(LM):
     def __init__(self, backend: str = "llama_cpp", model: str | None = None,
@@ -41,12 +76,14 @@ class SllmBenchLM(LM):
             raise BenchError(f"--model_args: unknown key(s) {', '.join(sorted(unknown))} for "
                              "model sllm-bench (known: backend, model, profile, threads, n_ctx, "
                              "max_length, add_bos, precision, timeout, models_file)")
+        threads, n_ctx, max_length = (_whole(k, v) for k, v in (
+            ("threads", threads), ("n_ctx", n_ctx), ("max_length", max_length)))
         self.client = WorkerClient(backend=str(backend), model=None if model is None
                                    else str(model), profile=str(profile), threads=threads,
                                    n_ctx=n_ctx, precision=str(precision),
-                                   timeout=float(timeout), models_file=models_file)
+                                   timeout=_seconds("timeout", timeout), models_file=models_file)
         self.max_length = int(max_length or self.client.n_ctx)
-        self.add_bos = bool(add_bos)
+        self.add_bos = _flag("add_bos", add_bos)
         self.chat_applied = False
         self._template: str | None = None
 
