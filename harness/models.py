@@ -239,10 +239,13 @@ def trained_context(path: Path, fmt: str) -> int | None:
             value = field.parts[field.data[0]][0]
         else:
             return None
-    except (ImportError, OSError, ValueError, KeyError, IndexError, TypeError):
+        if isinstance(value, bool):
+            return None
+        value = int(value)  # "abc", NaN and [1] raise here, inside the guard
+    except (ImportError, OSError, ValueError, KeyError, IndexError, TypeError,
+            OverflowError):
         return None
-    value = int(value)
-    return value if value > 0 else None
+    return value if 0 < value <= 1 << 24 else None
 
 
 def what_is(path: Path) -> str:
