@@ -601,3 +601,17 @@ def test_baseline_save_warns_when_its_compares_cannot_decide(tmp_path, capsys):
     big = side(tmp_path, "big", *[_setting(p, 100.0, reps=8) for p in prompts])
     assert main(["baseline", "save", big, "--baselines-dir", str(tmp_path / "bl2")]) == 0
     assert "undecidable" not in capsys.readouterr().err
+
+
+def test_twelve_concurrent_baseline_saves_leave_one_baseline(tmp_path):
+    import subprocess
+    import sys
+
+    run = side(tmp_path, "run", record())
+    where = tmp_path / "bl"
+    procs = [subprocess.Popen([sys.executable, "-m", "harness", "baseline", "save", run,
+                               "--baselines-dir", str(where)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True) for _ in range(12)]
+    errs = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
+    assert all(code == 0 for code, _ in errs), errs
+    assert sorted(d.name for d in where.iterdir() if not d.name.startswith(".lock")) == ["host"]

@@ -10,6 +10,7 @@ are refused: a baseline describes one environment.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -115,20 +116,38 @@ def save(results: list[str], device: str | None = None,
         write_json(tmp / MANIFEST, manifest)
         target = base / device
         old = base / f".{device}.old-{new_run_id()}"
-        if target.exists():
-            target.rename(old)
-        try:
-            tmp.rename(target)
-        except OSError:
-            if old.exists():
-                old.rename(target)
-            raise
+        with _locked(base):  # concurrent saves swap one at a time; the last one wins
+            if target.exists():
+                target.rename(old)
+            try:
+                tmp.rename(target)
+            except OSError:
+                if old.exists():
+                    old.rename(target)
+                raise
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     notes.append(f"saved {len(ok)} record(s) of device {device!r} from host "
                  f"{manifest['host']['id']}")
     return target, notes
+
+
+@contextlib.contextmanager
+def _locked(base: Path):
+    """An exclusive lock on the baselines folder (flock; where the platform has none, the
+    swap is unguarded, as before)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(base / ".lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def read_manifest(folder: Path) -> dict:
@@ -154,7 +173,7 @@ def saved(device: str | None = None, folder: str | Path | None = None
     if device:
         folders = [resolve(device, folder)]
     else:
-        folders = sorted(d for d in base.iterdir() if (d / MANIFEST).is_file()) \
-            if base.is_dir() else []
+        folders = sorted(d for d in base.iterdir() if (d / MANIFEST).is_file()
+                         and not d.name.startswith(".")) if base.is_dir() else []
     return base, [(read_manifest(d), [read_record(p) for p in record_files([d / "records"])])
                   for d in folders]
