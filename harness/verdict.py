@@ -8,12 +8,13 @@ confidence", not "the median happened to meet it". Every budget in verdict.json 
 the `method` of its value and bound and its `level` (0.95, or null for a single reading).
 The statistics are in harness.measure.bounds and harness.measure.soak:
 
-  ttft_ms, prefill_tps, decode_tps    median over repetitions; bootstrap of the median by
-                                      repetition (5+ repetitions, else NOT MEASURED)
+  ttft_ms, prefill_tps, decode_tps    median over repetitions; order-statistic (binomial)
+                                      bound (5+ repetitions, else NOT MEASURED); it covers
+                                      the run's pooled repetitions, warm-up drift included
   load_s                              one reading per worker: single reading, no bound
-  itl_p50_ms, itl_p90_ms, itl_p99_ms  percentile of the pooled gaps; bootstrap resampling
-                                      whole repetitions (10+ repetitions, else NOT
-                                      MEASURED with the reason)
+  itl_p50_ms, itl_p90_ms, itl_p99_ms  percentile of the pooled gaps; Woodruff's bound with
+                                      a standard error from a bootstrap over whole
+                                      repetitions (10+ repetitions, else NOT MEASURED)
   peak_rss_mb                         the largest peak over every worker of the model and
                                       backend: single readings, no bound
   acc, acc_norm                       share of correct items; exact Clopper-Pearson bound

@@ -80,8 +80,9 @@ def _legend(ax, n: int) -> None:
 
 # ------------------------------------------------------------------ speed
 def speed_vs_prompt(speed: list[Record]) -> str | None:
-    """TTFT (left) and decode tokens/s (right) against prompt length, median with the 95%
-    bootstrap interval of the median as error bars, one line per series."""
+    """TTFT (left) and decode tokens/s (right) against prompt length, median with the
+    bootstrap interval of the median (nominal 95%, about 92% at 5 repetitions) as error
+    bars, one line per series."""
     recs = [r for r in speed if isinstance(r["params"].get("prompt_tokens"), int)]
     recs = latest(recs, lambda r: (tuple(_dims(r).values()), r["params"]["prompt_tokens"]))
     if not recs:
