@@ -152,6 +152,9 @@ class ConditionLimits(Strict):
         None, description="hottest sensor reading allowed; above it: throttled (None: "
         "temperatures are recorded, not judged)")
     allow_battery: bool = Field(False, description="False: a run on battery is on_battery")
+    calibration_drift_max: float = Field(
+        0.10, ge=0, description="change of the calibration kernel's time from before a timed "
+        "item to after it, as a fraction; beyond it: unstable")
 
 
 class Hardware(Strict):

@@ -104,7 +104,7 @@ def test_verify_emits_determinism_and_verdict_through_the_session(project):
         name: v
         threads: 1
         cores: 1
-        conditions: {other_cpu_max: 1.0}
+        conditions: {other_cpu_max: 1.0, calibration_drift_max: 100}
         budgets:
           - {metric: decode_tps, min: 1, prompt_tokens: 8, gen_tokens: 4}
           - {metric: determinism, min: 1}

@@ -89,7 +89,7 @@ def run_worker(payload: dict, n_items: int, *, timeout_s: float,
                 if kind == "result":
                     finished.add(msg[1])
                     if monitor is not None:
-                        msg[3]["conditions"] = monitor.window()
+                        msg[3]["conditions"] = monitor.window(msg[3].get("calibration"))
                     yield msg
                 elif kind == "error":
                     failure = {**msg[2], "kind": "error", "exception": msg[2]["kind"]}

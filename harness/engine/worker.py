@@ -69,6 +69,7 @@ def main(payload: dict, conn) -> None:
     from harness import scenarios
     from harness.backends import backend_class
     from harness.backends.base import LoadRequest
+    from harness.measure import calibration
     from harness.measure.memory import current_rss_bytes, peak_rss_bytes
 
     import signal
@@ -93,11 +94,15 @@ def main(payload: dict, conn) -> None:
             def progress(done: int, _i=item) -> None:
                 conn.send(("progress", _i, done))
 
+            before = calibration.probe() if scenario.calibrated else None
             t0 = time.perf_counter()
             measurements, details = scenario.run(backend, work, progress)
-            conn.send(("result", item, [m.plain() for m in measurements],
-                       {"peak_rss_bytes": peak_rss_bytes(),
-                        "elapsed_s": time.perf_counter() - t0, "details": details}))
+            elapsed = time.perf_counter() - t0
+            extra = {"peak_rss_bytes": peak_rss_bytes(), "elapsed_s": elapsed,
+                     "details": details}
+            if before is not None:
+                extra["calibration"] = calibration.summary(before, calibration.probe())
+            conn.send(("result", item, [m.plain() for m in measurements], extra))
         backend.close()
         conn.send(("done", {"peak_rss_bytes": peak_rss_bytes()}))
     except BaseException as exc:  # report, then exit non-zero: the parent records it

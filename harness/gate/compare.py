@@ -16,6 +16,7 @@ validate, two records of one run on a side) is a DataError.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,7 +139,25 @@ def conditions_warnings(pairs: list[tuple[Run, Run]]) -> list[str]:
                 "evidence", ())) or "no evidence recorded"
             out.append(f"different measurement conditions for {c.record.label()}: baseline "
                        f"{sb}, current {sc} ({why}); re-measure under the same conditions")
+        kb, kc = (_kernel_ms(r.record) for r in (b, c))
+        if kb and kc and abs(kc / kb - 1) > CALIBRATION_GAP:
+            out.append(f"the machine itself ran at another speed for {c.record.label()}: the "
+                       f"calibration kernel took {kb:.1f} ms in the baseline and {kc:.1f} ms "
+                       f"in the current run ({kc / kb - 1:+.0%}), so a change may be the "
+                       "machine's, not the build's; re-measure base and change interleaved "
+                       "on one runner (the bench-gate workflow's confirmation does)")
     return out
+
+
+#: calibration kernels of baseline and current further apart than this are reported
+CALIBRATION_GAP = 0.10
+
+
+def _kernel_ms(r: Record) -> float | None:
+    """The calibration kernel's time before the record's item (None when not recorded)."""
+    k = (r.conditions or {}).get("calibration")
+    v = k.get("before_ms") if isinstance(k, Mapping) else None
+    return float(v) if isinstance(v, (int, float)) and v > 0 else None
 
 
 def run_notes(b: Record, c: Record, ignored: set[str]) -> list[str]:

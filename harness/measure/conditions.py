@@ -18,7 +18,9 @@ to the item's result):
 
 Judgement against the profile's limits (specs.ConditionLimits): contended (other CPU above
 other_cpu_max), throttled (frequency fell more than frequency_drop_max, or a temperature
-above temperature_max_c), on_battery (unless allowed); otherwise ok. Every limit crossed
+above temperature_max_c), on_battery (unless allowed), unstable (the calibration kernel,
+harness.measure.calibration, ran more than calibration_drift_max slower or faster after
+the item than before); otherwise ok. Every limit crossed
 adds one sentence of evidence. What the host does not expose is "not measured: <reason>".
 """
 
@@ -32,7 +34,7 @@ from pathlib import Path
 
 from harness.measure import sysfs
 
-STATES = ("contended", "throttled", "on_battery")  # in order of precedence
+STATES = ("contended", "throttled", "on_battery", "unstable")  # in order of precedence
 
 
 def _busy_s(cpus: list[int]) -> float:
@@ -136,8 +138,9 @@ class Monitor:
                     self.energy[z["domain"]] += sysfs.energy_delta_uj(a, b2, z["max_uj"])
             self.energy_last = now_uj
 
-    def window(self) -> dict:
-        """The conditions since the last window (judged), then start a new window."""
+    def window(self, calibration: dict | None = None) -> dict:
+        """The conditions since the last window (judged), then start a new window.
+        `calibration`: the worker's kernel timed around the item (measure.calibration)."""
         self._sample()  # the window's last reading
         dur = self.last - self.t0
         other = max(0.0, (self.busy - self.busy0 - (self._worker_cpu - self.worker0)) / dur) \
@@ -152,6 +155,8 @@ class Monitor:
             "load": {"before": self.load0, "after": _loadavg()},
             "frequency": self._frequency(), "temperature": self._temperature(),
             "power": self._power(), "energy": self._energy(dur),
+            "calibration": calibration if calibration is not None
+            else "not measured: this item is not timed",
         }
         out.update(judge(out, self.limits))
         self._open_window()
@@ -223,6 +228,14 @@ def judge(c: dict, limits) -> dict:
     p = c.get("power")
     if isinstance(p, dict) and p["source"] in ("battery", "mixed") and not limits.allow_battery:
         found["on_battery"].append(f"ran on battery (power source: {p['source']})")
+    k = c.get("calibration")
+    if isinstance(k, dict) and isinstance(k.get("drift"), (int, float)) \
+            and abs(k["drift"]) > limits.calibration_drift_max:
+        found["unstable"].append(
+            f"the calibration kernel ran {abs(k['drift']):.0%} "
+            f"{'slower' if k['drift'] > 0 else 'faster'} after the item than before "
+            f"({k['before_ms']:.1f} -> {k['after_ms']:.1f} ms, limit "
+            f"{limits.calibration_drift_max:.0%}): the machine changed speed while it measured")
     state = next((s for s in STATES if found[s]), "ok")
     return {"state": state, "evidence": [e for s in STATES for e in found[s]],
             "thresholds": limits.model_dump(mode="json")}

@@ -78,6 +78,9 @@ class Scenario(ABC):
     plan, to be planned from a RunRequest)."""
 
     name: ClassVar[str]
+    #: timed items: the worker times the calibration kernel around each one
+    #: (harness.measure.calibration), so conditions can say the machine changed speed
+    calibrated: ClassVar[bool] = False
 
     # ------------------------------------------------------------------ planning
     def plan(self, ctx: PlanContext) -> list[Work]:

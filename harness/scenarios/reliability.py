@@ -148,6 +148,7 @@ class ReliabilityScenario(Scenario):
     workers' records into one determinism record (finish)."""
 
     name = "reliability"
+    calibrated = True
 
     def plan(self, ctx: PlanContext) -> list[Work]:
         r = ctx.request

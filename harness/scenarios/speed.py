@@ -180,6 +180,7 @@ class SpeedScenario(Scenario):
     """Items are SpeedItem; the parent adds decode efficiency against the roofline."""
 
     name = "speed"
+    calibrated = True
 
     def plan(self, ctx: PlanContext) -> list[Work]:
         r = ctx.request
