@@ -119,6 +119,10 @@ class TaskSpec(Strict):
     language: Literal["en", "ko"]
     description: str = ""
     default: bool = False
+    #: what the plain `run` (the default task set) measures of this task: its first N items
+    #: (for perplexity, N windows), to keep the README's main job short; naming the task
+    #: (--tasks NAME) measures all of it, as does --limit
+    default_limit: int | None = Field(None, gt=0)
     data: DataSpec
     prompt: PromptSpec | None = None
     perplexity: PerplexityParams | None = None

@@ -48,6 +48,13 @@ class QualityItem(Item):
     items: list
 
 
+def _limited(task: dict) -> str:
+    """', the first N windows' for a perplexity task scored in part."""
+    if task.get("kind") == "perplexity" and task.get("limit"):
+        return f", the first {task['limit']} windows"
+    return ""
+
+
 def task_limit(request, device, name: str) -> int | None:
     """Items of task `name` to measure: --limit when given, else the largest `limit` of
     the device profile's budgets on that task (a floor judged on that many items), else
@@ -66,11 +73,17 @@ def prepared_tasks(request, backends: list[str], device=None
     from harness.data import tasks as task_mod
 
     names = list(request.tasks)
-    if names == ["default"]:
+    default_set = names == ["default"]
+    if default_set:
         names = task_mod.default_tasks()
     data_dir = Path(request.data_dir) if request.data_dir else None
-    prepared = [task_mod.prepare(task_mod.load_task(n), limit=task_limit(request, device, n),
-                                 data_dir=data_dir) for n in names]
+    prepared = []
+    for n in names:
+        spec = task_mod.load_task(n)
+        limit = task_limit(request, device, n)
+        if default_set and limit is None:
+            limit = spec.default_limit  # the plain run's trimmed share of the task
+        prepared.append(task_mod.prepare(spec, limit=limit, data_dir=data_dir))
     per_backend, skipped = {}, []
     for b in backends:
         caps = reg.backend_class(b).capabilities
@@ -122,8 +135,8 @@ class QualityScenario(Scenario):
         return item.task["name"]
 
     def describe(self, job) -> str:
-        return "quality: " + ", ".join(f"{t.task['name']} ({t.task['n_items']} items)"
-                                       for t in job.items)
+        return "quality: " + ", ".join(f"{t.task['name']} ({t.task['n_items']} items"
+                                       + _limited(t.task) + ")" for t in job.items)
 
     def task(self, item: QualityItem) -> dict:
         return dict(item.task)
