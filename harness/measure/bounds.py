@@ -173,7 +173,9 @@ def percentile_bound(reps: Sequence[Sequence[float]], q: float, side: str,
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, k, size=(resamples, k))
     shares = above[idx].sum(axis=1) / sizes[idx].sum(axis=1)
-    se = float(np.std(shares, ddof=1))
+    # the bootstrap's spread is the plug-in SE, too small by sqrt((k - 1) / k) beside a
+    # Student t with k - 1 degrees of freedom: scaled back up
+    se = float(np.std(shares, ddof=1)) * (k / (k - 1)) ** 0.5
     shift = float(student.ppf(level, k - 1)) * max(se, 0.5 / pooled.size)
     at = q / 100.0 + shift if side == "upper" else q / 100.0 - shift
     if not 0.0 <= at <= 1.0:
