@@ -58,7 +58,7 @@ def register(sub) -> None:
     _fleet_args(r)
     r.add_argument("--shard", action="store_true", help="split each quality task's items "
                    "across the devices and join them into one record (quality only)")
-    r.set_defaults(handler=cmd_run)
+    r.set_defaults(handler=cmd_run, parity=False)
 
     v = fs.add_parser("verify", help="verify on each named device; verdict matrix",
                       epilog=EPILOG)

@@ -40,11 +40,41 @@ def ray_command() -> list[str]:
     return [exe] if os.path.exists(exe) else [shutil.which("ray") or "ray"]
 
 
+#: Ray replaces a loopback address by the host's own IP unless clusters are "disabled"
+#: (its behaviour on Windows and macOS): this keeps a loopback fleet on 127.0.0.1
+LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+def is_loopback(address: str) -> bool:
+    host = address.rsplit(":", 1)[0] if address.count(":") == 1 else address
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _env_prefix(address: str) -> list[str]:
+    return ["env", f"{LOOPBACK_ENV}=0"] if is_loopback(address) and os.name != "nt" else []
+
+
 def head_command(host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> list[str]:
     """`ray start --head` bound to `host` (loopback by default), no device resource."""
     check_private(host, "--host", i_know=False)
-    return [*ray_command(), "start", "--head", f"--node-ip-address={host}", f"--port={port}",
-            "--include-dashboard=false", "--disable-usage-stats"]
+    return [*_env_prefix(host), *ray_command(), "start", "--head",
+            f"--node-ip-address={host}", f"--port={port}", "--include-dashboard=false",
+            "--disable-usage-stats"]
+
+
+def stay_on_loopback(address: str | None) -> None:
+    """In this process: keep a loopback address loopback (see LOOPBACK_ENV)."""
+    if address and is_loopback(address):
+        os.environ[LOOPBACK_ENV] = "0"
+        from ray._private import ray_constants
+
+        ray_constants.ENABLE_RAY_CLUSTER = False
 
 
 def check_private(address: str, what: str, *, i_know: bool) -> None:
@@ -87,12 +117,12 @@ def join_command(head: str, device: str, *, i_know: bool = False,
 
     check_private(head, "HEAD_ADDRESS", i_know=i_know)
     profile = load_device(device)
-    cmd = [*ray_command(), "start", f"--address={head}",
+    cmd = [*_env_prefix(head), *ray_command(), "start", f"--address={head}",
            "--resources=" + json.dumps({RESOURCE_PREFIX + profile.name: 1}),
            "--labels=" + ",".join(f"{k}={v}" for k, v in labels(fingerprint()).items()),
            "--disable-usage-stats"]
-    if node_ip:
-        cmd.append(f"--node-ip-address={node_ip}")
+    if node_ip or is_loopback(head):
+        cmd.append(f"--node-ip-address={node_ip or '127.0.0.1'}")
     return cmd
 
 
@@ -104,8 +134,10 @@ def connect(address: str | None = None):
         return ray
     import logging
 
+    address = address or os.environ.get("RAY_ADDRESS") or "auto"
+    stay_on_loopback(address)
     try:
-        ray.init(address=address or os.environ.get("RAY_ADDRESS") or "auto",
+        ray.init(address=address,
                  namespace="sllm-bench", log_to_driver=False, logging_level=logging.WARNING,
                  include_dashboard=False)
     except (ConnectionError, RuntimeError, ValueError) as e:

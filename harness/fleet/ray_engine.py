@@ -99,7 +99,7 @@ class Fleet:
         self.kind, self.retries, self.resume, self.log = kind, retries, resume or {}, log
         self.on_record = on_record or (lambda tag, rec: None)
         self.shard = shard
-        self.runs = {d: DeviceRun(d) for d in devices}
+        self.runs = {d: DeviceRun(d) for d in self.devices}
 
     # ------------------------------------------------------------------ before anything
     def prepare(self) -> None:
@@ -144,7 +144,7 @@ class Fleet:
                 data = Path(src).read_bytes()
                 blobs[_sha(data)] = data
         write_json(self.out / "fleet.json", self._manifest("running"))
-        task = ray.remote(_device_task)
+        task = ray.remote(max_calls=1)(_device_task)  # a fresh worker process per job
         pending: dict = {}
         attempts = {d: 0 for d in self.devices}
 
@@ -160,8 +160,8 @@ class Fleet:
             doc.setdefault("run_id", new_run_id())
             run.run_dirs.append(self.out / d / doc["run_id"])
             self._start_folder(d, doc["run_id"])
-            ref = task.options(resources={f"sllm-device:{d}": 1}, num_cpus=0, max_retries=0,
-                               max_calls=1).remote(doc, blobs, collector, server, d,
+            ref = task.options(resources={f"sllm-device:{d}": 1}, num_cpus=0,
+                               max_retries=0).remote(doc, blobs, collector, server, d,
                                                    attempts[d])
             pending[ref] = d
             self.log(f"[{d}] job sent (attempt {attempts[d] + 1})")

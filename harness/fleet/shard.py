@@ -75,7 +75,7 @@ def join(records: list) -> dict:
         ms.append(Measurement.of("items_per_s", (sum(n) / wall,)))
     task = {k: v for k, v in first.task.items() if k != "shard"}
     task["n_items"] = sum(n)
-    shards = [{"device": r.device.get("name"), "run_id": r.run_id,
+    shards = [{"device": r.device, "run_id": r.run_id,
                "fingerprint": (r.env.get("host") or {}).get("id"),
                "items": [r.task["shard"]["start"], r.task["shard"]["end"]]
                if "shard" in r.task else None} for r in records]
@@ -105,8 +105,8 @@ def join_folder(out: Path, runs: dict, log=lambda s: None) -> Path | None:
     order = list(runs)
     joined = 0
     for key, recs in by_key.items():
-        recs.sort(key=lambda r: (r.task.get("shard") or {}).get("index", order.index(
-            r.device.get("name")) if r.device.get("name") in order else 0))
+        recs.sort(key=lambda r: (r.task.get("shard") or {}).get(
+            "index", order.index(r.device) if r.device in order else 0))
         try:
             data = join(recs)
         except BenchError as e:
