@@ -367,11 +367,13 @@ def fleet_resume_state(out: str | Path) -> tuple[str, dict[str, RunRequest], dic
 
 
 def fleet_matrix(out: str | Path, devices: Iterable[str] | None = None,
-                 lost: dict[str, str] | None = None) -> str:
+                 lost: dict[str, str] | None = None) -> tuple[str, bool]:
     """The verdict matrix (model x device: PASS / FAIL / NOT VALID / INCOMPLETE) of the
-    verdicts under a fleet's `out`, as Markdown."""
+    verdicts under `out`/<device>/<run id>/, as Markdown, and whether every cell passed."""
     from harness.fleet import matrix
 
     found = matrix.collect(Path(out), list(devices) if devices is not None else None)
     names = list(devices) if devices is not None else sorted({d for _, d in found})
-    return matrix.markdown(found, names, lost)
+    head, rows = matrix.table(found, names)
+    all_pass = bool(found) and all(c == "PASS" for row in rows for c in row[1:])
+    return matrix.markdown(found, names, lost), all_pass

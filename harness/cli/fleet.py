@@ -78,6 +78,31 @@ def register(sub) -> None:
                    help="go on with an earlier fleet run folder")
     _fleet_args(v)
     v.set_defaults(handler=cmd_verify)
+    _matrix_parser(fs)
+
+
+def _matrix_parser(fs) -> None:
+    m = fs.add_parser("matrix", help="the verdict matrix of a folder of device run folders",
+                      epilog=EPILOG, description="Model x device: PASS, FAIL, NOT VALID or "
+                      "INCOMPLETE, from DIR/<device>/<run id>/verdict*.json (a fleet's "
+                      "--out, or the CI workflow's downloaded run folders).")
+    m.add_argument("folder", metavar="DIR")
+    m.add_argument("--device", "-d", default=None, help="the columns, comma-separated "
+                   "(default: every device folder)")
+    m.set_defaults(handler=cmd_matrix)
+
+
+def cmd_matrix(args) -> int:
+    from harness import api
+    from harness.errors import DataError
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise DataError("not a folder", path=folder)
+    devices = split([args.device]) if args.device else None
+    text, all_pass = api.fleet_matrix(folder, devices)
+    print(text)
+    return 0 if all_pass else 1
 
 
 def _fleet_args(p) -> None:
@@ -152,13 +177,12 @@ def _go(args, kind: str, requests: dict, out: Path, resume=None, shard=False) ->
             f"record(s), {len(run.failed)} failed)")
     if kind == "verify":
         lost = {d: r.errors[-1] for d, r in result.devices.items() if r.errors}
-        matrix = api.fleet_matrix(out, list(requests), lost)
+        matrix, all_pass = api.fleet_matrix(out, list(requests), lost)
         print(matrix)
         from harness.records import atomic_write_text
 
         atomic_write_text(out / "matrix.md", matrix)
-        return 0 if not result.failed and "| PASS" in matrix and all(
-            c not in matrix for c in ("FAIL", "NOT VALID", "INCOMPLETE")) else 1
+        return 0 if all_pass and not result.failed else 1
     return 1 if result.failed else 0
 
 

@@ -54,10 +54,11 @@ def run_job(doc: dict, blobs: dict[str, bytes], send: Send,
 
 def run_request(doc: dict, request, out: Path, send: Send) -> dict:
     """Plan and run `request` into `out`, streaming each record with its key."""
-    from harness import api
+    from harness.engine.plan import from_request
+    from harness.engine.session import Session
 
     out.mkdir(parents=True, exist_ok=True)
-    plan = api.plan(request)
+    plan = from_request(request)
     if doc.get("shard"):
         from harness.fleet.shard import restrict
 
@@ -73,11 +74,14 @@ def run_request(doc: dict, request, out: Path, send: Send) -> dict:
 
     log = lambda s: send(("log", s))  # noqa: E731
     started = time.monotonic()
-    result = api.execute(plan, out_dir=out, sinks=[sink], progress=Progress(send),
-                         log=log, run_id=doc.get("run_id"), skip=doc.get("skip", ()))
-    run_dir = result.run_dir
+    # as harness.api.execute does
+    session = Session(plan=plan, out_dir=out, sinks=[sink], progress=Progress(send), log=log,
+                      skip=frozenset(doc.get("skip", ())),
+                      **({"run_id": doc["run_id"]} if doc.get("run_id") else {}))
+    records = session.execute()
+    run_dir = session.run_dir
     if doc["kind"] == "verify":
-        judge(plan, result, log)
+        judge(plan, session.run_id, run_dir, records, log)
     files = {p.relative_to(run_dir).as_posix(): p.read_text(encoding="utf-8")
              for p in sorted(run_dir.rglob("*")) if p.is_file() and p.suffix in
              (".json", ".md", ".html")}
@@ -85,7 +89,7 @@ def run_request(doc: dict, request, out: Path, send: Send) -> dict:
             "elapsed_s": time.monotonic() - started}
 
 
-def judge(plan, run, log) -> None:
+def judge(plan, run_id: str, run_dir: Path, records: list, log) -> None:
     """verify's verdict and report for a run that went through execute (as api.verify
     does, keeping the coordinator's run id)."""
     from harness.records import verdict_filename, write_json
@@ -93,12 +97,12 @@ def judge(plan, run, log) -> None:
     from harness.verdict import verdict
 
     (model,) = plan.models.values()
-    env = run.records[0].env if run.records else {}
+    env = records[0].env if records else {}
     backends = list(dict.fromkeys(j.backend for j in plan.jobs))
     for backend in backends:
-        mine = [r for r in run.records if r.backend == backend]
+        mine = [r for r in records if r.backend == backend]
         doc = verdict(mine, plan.device, model={"id": model.spec.id, "sha256": model.sha256},
-                      backend=backend, run_id=run.run_id, env=env, host_warnings=plan.warnings)
-        write_json(run.run_dir / verdict_filename(backend, len(backends)), doc)
-    write_report([run.run_dir], run.run_dir)
+                      backend=backend, run_id=run_id, env=env, host_warnings=plan.warnings)
+        write_json(run_dir / verdict_filename(backend, len(backends)), doc)
+    write_report([run_dir], run_dir)
     log("verdict and report written")

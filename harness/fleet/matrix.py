@@ -41,8 +41,8 @@ def collect(out: Path, devices: list[str] | None = None) -> dict[tuple[str, str]
     return found
 
 
-def table(found: dict[tuple[str, str], dict], devices: list[str],
-          lost: dict[str, str] | None = None) -> tuple[list[str], list[list[str]]]:
+def table(found: dict[tuple[str, str], dict], devices: list[str]
+          ) -> tuple[list[str], list[list[str]]]:
     """(header, rows) of the matrix; a device without a verdict is INCOMPLETE."""
     rows = sorted({r for r, _ in found}) or ["(no verdict)"]
     head = ["model / backend", *devices]
@@ -54,7 +54,7 @@ def table(found: dict[tuple[str, str], dict], devices: list[str],
 def markdown(found: dict, devices: list[str], lost: dict[str, str] | None = None) -> str:
     from harness import markdown as md
 
-    head, body = table(found, devices, lost)
+    head, body = table(found, devices)
     lines = md.table(head, body)
     lines += [f"> {d}: {why}" for d, why in (lost or {}).items()]
     return "\n".join(lines) + "\n"

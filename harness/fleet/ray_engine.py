@@ -329,9 +329,9 @@ def _coordinator_manifest(text: str, plan) -> str:
 
 
 def _plan(request):
-    from harness import api
+    from harness.engine.plan import from_request
 
-    return api.plan(request)
+    return from_request(request)
 
 
 def _here(ray):

@@ -27,12 +27,14 @@ def bounds(n: int, index: int, count: int) -> tuple[int, int]:
 def restrict(plan, index: int, count: int):
     """The plan with only shard `index`'s slice of each quality task (other scenarios
     dropped: a sharded run measures quality only)."""
+    from harness.scenarios.quality import QualityItem
+
     jobs = []
     for job in plan.jobs:
-        if job.scenario != "quality":
-            continue
         items = []
         for it in job.items:
+            if not isinstance(it, QualityItem):
+                continue
             if it.task["kind"] == "perplexity":
                 if index == 0:
                     items.append(it)
