@@ -317,7 +317,9 @@ class FleetResult:
 
     @property
     def failed(self) -> bool:
-        return any(r.failed or r.errors for r in self.devices.values())
+        """True unless every device's items ended with ok records (a retry that redid a
+        lost item settles it; the first attempt's failed records are kept all the same)."""
+        return not all(r.settled for r in self.devices.values())
 
 
 def fleet_requests(devices: Iterable[str], request: RunRequest | None = None,

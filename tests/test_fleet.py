@@ -181,16 +181,63 @@ def test_device_killed_mid_run_then_retry_and_resume(fleet, tmp_path):
         cluster.remove_node(node_c2)
 
 
-def test_retry_keeps_first_attempt(fleet, tmp_path):
-    """A job that fails on the device (its task file vanished there: a job error, not a
-    record) is sent again with --retries 1; the first attempt's failure is kept."""
+def test_retry_after_a_lost_device_keeps_the_first_attempt(fleet, tmp_path):
+    """--retries 1: dev-c dies mid-run and joins again; the job is sent again, redoes only
+    what was lost (a new run folder), and the first attempt's failed records stay."""
     from harness import api
 
-    reqs = requests(["dev-b"], models=("fake-ok",))
-    logs = []
-    result = api.fleet_run(reqs, tmp_path / "out", retries=1, log=logs.append)
-    assert not result.failed and len(result.devices["dev-b"].run_dirs) == 1
-    assert any("attempt 1" in line for line in logs)
+    project, cluster, nodes = fleet
+    node_c = device_node(cluster, "dev-c")
+    state = {"killed": False, "node": None}
+
+    def on_record(dev, rec):
+        # on the coordinator's thread (Ray starts no node from another thread)
+        if dev == "dev-c" and rec.ok and not state["killed"]:
+            state["killed"] = True
+            cluster.remove_node(node_c, allow_graceful=False)
+            state["node"] = device_node(cluster, "dev-c")
+
+    try:
+        result = api.fleet_run(requests(["dev-c"], threads=(1, 2)), tmp_path / "out",
+                               retries=1, on_record=on_record, log=lambda s: None)
+    finally:
+        if state["node"] is not None:
+            cluster.remove_node(state["node"])
+    c = result.devices["dev-c"]
+    first, second = c.run_dirs
+    lost = [r for r in c.records if not r.ok]
+    assert lost and all(r.path.parent.parent == first for r in lost)
+    redone = [r for r in c.records if r.ok and r.path.parent.parent == second]
+    assert {r.path.stem for r in redone} == {r.path.stem for r in lost}
+    keys = [r.path.stem for r in c.records if r.ok]
+    assert len(keys) == len(set(keys))  # nothing duplicated
+    assert not result.failed  # every item ended ok
+
+
+def test_ctrl_c_cancels_and_keeps_what_came_back(fleet, tmp_path):
+    from harness import api
+    from harness.engine.session import Interrupted
+
+    project, cluster, nodes = fleet
+    node_c = device_node(cluster, "dev-c")
+    got = []
+
+    def on_record(dev, rec):
+        got.append(rec)
+        raise KeyboardInterrupt
+
+    try:
+        with pytest.raises(Interrupted) as e:
+            api.fleet_run(requests(["dev-c"], threads=(1, 2)), tmp_path / "out",
+                          on_record=on_record, log=lambda s: None)
+        assert e.value.exit_code == 130 and "--resume" in str(e.value)
+        assert got and (got[0].path).is_file()
+        fleet_json = json.loads((tmp_path / "out" / "fleet.json").read_text())
+        assert fleet_json["status"] == "interrupted"
+        time.sleep(1)
+        assert api.fleet_devices()  # the cluster still answers; dev-c freed below
+    finally:
+        cluster.remove_node(node_c)
 
 
 def test_cli_devices_and_bad_device(fleet, tmp_path):

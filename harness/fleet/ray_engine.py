@@ -35,10 +35,19 @@ class DeviceRun:
     job: str = ""
     started: float = 0.0
     received: set[str] = field(default_factory=set)
+    finished: bool = False
 
     @property
     def failed(self) -> list:
+        """Failed records (a retried job's first attempt included)."""
         return [r for r in self.records if not r.ok]
+
+    @property
+    def settled(self) -> bool:
+        """Every item ended with an ok record (after any retries) and the last attempt
+        finished."""
+        ok = {r.path.stem for r in self.records if r.ok and r.path}
+        return self.finished and all(r.path.stem in ok for r in self.failed if r.path)
 
 
 def _actors(ray):
@@ -190,7 +199,7 @@ class Fleet:
             kept = sum(len(r.records) for r in self.runs.values())
             raise Interrupted(f"interrupted; {kept} record(s) kept in {self.out}. Resume "
                               f"with: sllm-bench fleet {self.kind} --resume {self.out}") from None
-        failed = any(r.failed or r.errors for r in self.runs.values())
+        failed = not all(r.settled for r in self.runs.values())
         write_json(self.out / "fleet.json", self._manifest("failed" if failed else "ok"))
         return self.runs
 
@@ -274,6 +283,7 @@ class Fleet:
                     continue
                 atomic_write_text(run_dir / rel, text)
             self.log(f"[{d}] done: {run_dir} ({result['elapsed_s']:.1f} s on the device)")
+            run.finished = True
             return True
         run.errors.append(reason)
         self.log(f"[{d}] {reason}")
