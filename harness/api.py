@@ -300,6 +300,15 @@ def fleet_join_command(head: str, device: str, *, i_know: bool = False,
     return cluster.join_command(head, device, i_know=i_know, node_ip=node_ip)
 
 
+def fleet_join_loopback(head: str, device: str) -> str:
+    """Join a head on this machine's loopback (127.0.0.1:PORT) as `device`, to try a fleet
+    on one machine (`ray start` cannot keep a second node on loopback); returns the node
+    id. Devices on a lab network join with fleet_join_command."""
+    from harness.fleet import cluster
+
+    return cluster.join_loopback(head, device)
+
+
 def fleet_devices(address: str | None = None) -> list[dict]:
     """The devices joined to the cluster at `address`: profile, node, fingerprint, busy."""
     from harness.fleet import cluster

@@ -133,3 +133,43 @@ def test_run_request_cli_on_another_machine(with_tasks, tmp_path):
     assert recs and all(json.loads(p.read_text())["status"] == "ok" for p in recs)
     bad = run_cli("run", "--request", str(tmp_path / "nope.json"), cwd=other, env=env)
     assert bad.returncode == 2 and "job file not found" in bad.stderr
+
+
+# ---------------------------------------------------------------- head / join (no Ray started)
+@pytest.mark.parametrize("address,ok", [("127.0.0.1:6379", True), ("10.1.2.3:6379", True),
+                                        ("192.168.0.5:6379", True), ("172.16.0.1", True),
+                                        ("8.8.8.8:6379", False), ("1.1.1.1", False)])
+def test_join_refuses_public_heads(address, ok):
+    from harness.fleet.cluster import check_private
+
+    if ok:
+        check_private(address, "HEAD_ADDRESS", i_know=False)
+    else:
+        with pytest.raises(BenchError, match="not a private or loopback"):
+            check_private(address, "HEAD_ADDRESS", i_know=False)
+        check_private(address, "HEAD_ADDRESS", i_know=True)
+
+
+def test_head_and_join_commands(project):
+    from harness.fleet.cluster import labels
+    from harness.measure.host import fingerprint
+
+    head = api.fleet_head_command()
+    assert "--head" in head and "--node-ip-address=127.0.0.1" in head
+    join = api.fleet_join_command("10.0.0.2:6379", "tiny")
+    assert '--resources={"sllm-device:tiny": 1}' in join and "--address=10.0.0.2:6379" in join
+    ray_labels = pytest.importorskip("ray._private.label_utils")
+    lab = labels(fingerprint())
+    ray_labels.validate_node_labels(lab)
+    for k, v in lab.items():
+        assert ray_labels.validate_label_key(k) is None
+        ray_labels.validate_label_value(v)
+    with pytest.raises(BenchError, match="unknown device profile"):
+        api.fleet_join_command("10.0.0.2:6379", "nope")
+
+
+def test_cli_join_public_head_is_one_line_exit_2(project):
+    r = run_cli("fleet", "join", "8.8.8.8:6379", "--device", "tiny", "--dry-run",
+                env={"PYTHONPATH": str(ROOT)})
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "--i-know" in r.stderr

@@ -76,6 +76,8 @@ def register(sub) -> None:
                    "results/fleet/<time>)")
     v.add_argument("--resume", metavar="OUT", default=None,
                    help="go on with an earlier fleet run folder")
+    v.add_argument("--no-progress", action="store_true",
+                   help="accepted for symmetry with verify (progress is one line per event)")
     _fleet_args(v)
     v.set_defaults(handler=cmd_verify)
     _matrix_parser(fs)
@@ -121,8 +123,15 @@ def cmd_head(args) -> int:
 def cmd_join(args) -> int:
     from harness import api
 
-    return _start(api.fleet_join_command(args.head, args.device, i_know=args.i_know,
-                                         node_ip=args.node_ip), args.dry_run)
+    cmd = api.fleet_join_command(args.head, args.device, i_know=args.i_know,
+                                 node_ip=args.node_ip)
+    if args.head.split(":")[0] in ("127.0.0.1", "localhost") and not args.dry_run:
+        # `ray start` would move 127.0.0.1 to this host's IP: Ray's Node class instead
+        node = api.fleet_join_loopback(args.head, args.device)
+        log(f"joined {args.head} as {args.device} (loopback node {node[:12]}; stop it "
+            "with the head's `ray stop` or by its process ids)")
+        return 0
+    return _start(cmd, args.dry_run)
 
 
 def _start(cmd: list[str], dry_run: bool) -> int:

@@ -117,12 +117,12 @@ def join_command(head: str, device: str, *, i_know: bool = False,
 
     check_private(head, "HEAD_ADDRESS", i_know=i_know)
     profile = load_device(device)
-    cmd = [*_env_prefix(head), *ray_command(), "start", f"--address={head}",
+    cmd = [*ray_command(), "start", f"--address={head}",
            "--resources=" + json.dumps({RESOURCE_PREFIX + profile.name: 1}),
            "--labels=" + ",".join(f"{k}={v}" for k, v in labels(fingerprint()).items()),
            "--disable-usage-stats"]
-    if node_ip or is_loopback(head):
-        cmd.append(f"--node-ip-address={node_ip or '127.0.0.1'}")
+    if node_ip:
+        cmd.append(f"--node-ip-address={node_ip}")
     return cmd
 
 
@@ -166,3 +166,30 @@ def devices() -> list[dict]:
 
 def joined_profiles() -> set[str]:
     return {d["device"] for d in devices() if d["alive"]}
+
+
+def join_loopback(head: str, device: str) -> str:
+    """Join a head on this machine's loopback as `device`: what `ray start --address` does,
+    through Ray's own Node class (as ray.cluster_utils.Cluster adds a node), because `ray
+    start` moves a loopback address to the host's IP (or, told not to, refuses a second
+    node). For trying a fleet on one machine; devices on a network use join_command.
+    The node's processes outlive this one, as `ray start`'s do. Returns the node id."""
+    from harness.config import load_device
+    from harness.measure.host import fingerprint
+
+    if not is_loopback(head):
+        raise BenchError(f"HEAD_ADDRESS: {head} is not a loopback address")
+    need_ray()
+    stay_on_loopback(head)
+    from ray._private.node import Node
+    from ray._private.parameter import RayParams
+
+    profile = load_device(device)
+    params = RayParams(gcs_address=head.replace("localhost", "127.0.0.1"),
+                       node_ip_address="127.0.0.1",
+                       resources={RESOURCE_PREFIX + profile.name: 1},
+                       labels=labels(fingerprint()), include_log_monitor=False,
+                       node_manager_port=0)
+    params.dashboard_agent_listen_port = None
+    node = Node(params, head=False, shutdown_at_exit=False, spawn_reaper=False)
+    return node.node_id
