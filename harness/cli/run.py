@@ -18,6 +18,10 @@ def register(sub) -> None:
                      help="also measure each ONNX port's parity against its GGUF through "
                           "llama_cpp (sllm-bench parity, 512 positions of prose_en); the "
                           "parity records go into the run folder beside the others")
+    run.add_argument("--request", metavar="JOB_JSON", default=None,
+                     help="run a job document (job.json written by a fleet coordinator or "
+                          "harness.api.write_job) instead of the sweep flags: checked first "
+                          "(paths inside its folder, sha256 of every file)")
     run.set_defaults(handler=cmd_run)
 
 
@@ -51,7 +55,12 @@ def cmd_run(args) -> int:
         request, run_dir = resume.request, resume.run_dir
         out_dir, run_id = run_dir.parent, resume.run_id
     else:
-        request = request_from_args(args)
+        if args.request:
+            out = Path(args.out) if args.out else api.default_out_dir()  # before the switch
+            request = api.job_request(args.request, log=log)
+            args.out = str(out.resolve())
+        else:
+            request = request_from_args(args)
         skip, out_dir, run_id, run_dir = set(), (Path(args.out) if args.out else None), None, None
         if out_dir is not None:
             from harness.records import check_writable_dir

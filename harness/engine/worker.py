@@ -24,12 +24,15 @@ import traceback
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
-def apply_device(cpus: list[int] | None, threads: int) -> None:
-    """Pin this process to `cpus` and cap math-library thread pools at `threads`."""
-    if cpus and hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, cpus)
+def apply_device(cpus: list[int] | None, threads: int) -> str:
+    """Pin this process to `cpus` (harness.measure.oscompat: each OS its own way) and cap
+    math-library thread pools at `threads`; returns how it pinned, or why not."""
+    from harness.measure.oscompat import pin
+
+    how = pin(cpus) if cpus else "not pinned: no CPU set given"
     for var in THREAD_ENV:
         os.environ[var] = str(threads)
+    return how
 
 
 def die_with_parent(parent_pid: int, interval_s: float = 0.25) -> None:

@@ -43,10 +43,14 @@ def runtime_versions() -> dict[str, str | None]:
 
 def environment() -> dict:
     from harness.measure.host import fingerprint
+    from harness.measure.oscompat import capabilities
 
     return {
         "harness_version": harness.__version__,
         "git_commit": git_commit(),
         "runtimes": runtime_versions(),
         "host": fingerprint(),
+        # how this OS pins, measures peak memory and reads conditions, or "not measured:
+        # <reason>" (harness/measure/oscompat.py)
+        "platform": capabilities(),
     }

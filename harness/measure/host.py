@@ -8,7 +8,6 @@ comparable hosts. The host name is not recorded, only a hash of it.
 from __future__ import annotations
 
 import hashlib
-import os
 import platform
 from functools import lru_cache
 
@@ -29,7 +28,11 @@ def _cpuinfo() -> tuple[str, list[str]]:
                     flags = value.split()
     except OSError:
         pass
-    return model or platform.processor() or platform.machine(), flags
+    if not model:
+        from harness.measure.oscompat import cpu_model
+
+        model = cpu_model()
+    return model, flags
 
 
 @lru_cache(maxsize=1)
@@ -38,7 +41,9 @@ def fingerprint() -> dict:
     import psutil
 
     model, flags = _cpuinfo()
-    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    from harness.measure.oscompat import allowed_cpus
+
+    allowed = len(allowed_cpus())
     info = {
         "cpu_model": model,
         "cores_logical": psutil.cpu_count(logical=True),

@@ -27,19 +27,14 @@ def _proc_status_kb(field: str) -> int | None:
 
 
 def peak_rss_bytes() -> int:
-    """Peak resident set size of this process so far, in bytes."""
-    kb = _proc_status_kb("VmHWM")
-    if kb is not None:
-        return kb * 1024
-    import psutil
+    """Peak resident set size of this process so far, in bytes (harness.measure.oscompat:
+    VmHWM, peak working set or ru_maxrss). Where the OS gives no peak, the current
+    resident size: a lower bound, and the record's env.platform.peak_memory says
+    "not measured: <reason>"."""
+    from harness.measure.oscompat import peak_rss
 
-    info = psutil.Process().memory_info()
-    if hasattr(info, "peak_wset"):
-        return int(info.peak_wset)
-    import resource
-
-    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(maxrss if sys.platform == "darwin" else maxrss * 1024)
+    value, _ = peak_rss()
+    return value if value is not None else current_rss_bytes()
 
 
 def current_rss_bytes() -> int:

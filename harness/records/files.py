@@ -208,7 +208,8 @@ def record_files(paths: list[str | Path]) -> list[Path]:
     for p in map(Path, paths):
         if p.is_dir():
             out.extend(sorted(q for q in p.rglob("*.json")
-                              if q.name != "run.json" and not q.name.startswith(".")))
+                              if q.name not in ("run.json", "fleet.json")
+                              and not q.name.startswith(".")))
         elif p.exists():
             out.append(p)
         else:

@@ -1,0 +1,39 @@
+"""`fleet run --resume OUT`: what an earlier fleet run asked (out/fleet.json) and, per
+device, its last run folder's finished records (sent to the device as `skip`, the same
+run id kept so the records land in the same folder)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.errors import DataError
+
+
+def state(out: Path) -> tuple[str, dict, dict, bool]:
+    from pydantic import ValidationError
+
+    from harness.engine.request import RunRequest
+    from harness.engine.session import finished_keys
+    from harness.records import read_json_bounded
+
+    path = out / "fleet.json"
+    if not path.is_file():
+        raise DataError("not a fleet run folder (no fleet.json)", path=out)
+    data = read_json_bounded(path)
+    try:
+        kind = data["kind"]
+        requests = {d: RunRequest(**r) for d, r in data["requests"].items()}
+        devices = data["devices"]
+    except (KeyError, TypeError, ValidationError) as e:
+        raise DataError(f"fleet.json is not a fleet manifest ({str(e).splitlines()[0]})",
+                        path=path) from None
+    resume = {}
+    for d in requests:
+        dirs = (devices.get(d) or {}).get("run_dirs") or []
+        if dirs and (out / d / dirs[-1]).is_dir():
+            run_dir = out / d / dirs[-1]
+            done = set()
+            for name in dirs:
+                done |= finished_keys(out / d / name) if (out / d / name).is_dir() else set()
+            resume[d] = {"run_id": run_dir.name, "skip": sorted(done)}
+    return kind, requests, resume, bool(data.get("shard"))
