@@ -12,18 +12,9 @@ import functools
 import os
 import sys
 
+from harness.measure.oscompat import proc_status_kb
+
 MB = 1024 * 1024
-
-
-def _proc_status_kb(field: str) -> int | None:
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
 
 
 def peak_rss_bytes() -> int:
@@ -38,7 +29,7 @@ def peak_rss_bytes() -> int:
 
 
 def current_rss_bytes() -> int:
-    kb = _proc_status_kb("VmRSS")
+    kb = proc_status_kb("VmRSS")
     if kb is not None:
         return kb * 1024
     import psutil

@@ -64,7 +64,8 @@ def allowed_cpus(system: str | None = None) -> list[int]:
     return list(range(os.cpu_count() or 1))
 
 
-def _proc_status_kb(field: str) -> int | None:
+def proc_status_kb(field: str) -> int | None:
+    """A /proc/self/status field in kB (Linux), or None."""
     try:
         with open("/proc/self/status", encoding="ascii") as f:
             for line in f:
@@ -79,7 +80,7 @@ def peak_rss(system: str | None = None) -> tuple[int | None, str]:
     """(peak resident bytes of this process, how) or (None, "not measured: <reason>")."""
     s = _system(system)
     if s == "linux":
-        kb = _proc_status_kb("VmHWM")
+        kb = proc_status_kb("VmHWM")
         if kb is not None:
             return kb * 1024, "VmHWM"
     if s == "win32":
