@@ -90,7 +90,8 @@ def row(build: Build, records, parity: dict | None, verdict_doc: dict | None) ->
            "ttft_ms": speed.stat("ttft_ms") if speed else None,
            "decode_tps": speed.stat("decode_tps") if speed else None,
            "peak_rss_mb": max(peaks) if peaks else None,
-           "verdict": verdict_doc["verdict"] if verdict_doc else None,
+           "verdict": None if not verdict_doc else verdict_doc["verdict"]
+           if verdict_doc["budgets"] else "no budgets",
            "verdict_doc": verdict_doc, "errors": [r.error["message"] for r in records
                                                   if not r.ok and r.error]}
     if build.reference:
