@@ -63,10 +63,10 @@ def parity_request(reference: Build, builds: list[Build], backend: str, precisio
 
 def parity_rows(records) -> dict[tuple[str, str], dict]:
     """(model id, backend) -> the parity summary row of every parity record."""
-    from harness.scenarios.parity import row
+    from harness.scenarios.parity import rows
 
-    return {(r.model_id, r.backend.split("~", 1)[1]): row(r) for r in records
-            if r.kind == "parity" and r.ok and r.task_name == "parity"}
+    return {(r.model_id, r.backend.split("~", 1)[1]): found[0] for r in records
+            if r.ok and (found := rows([r]))}
 
 
 def row(build: Build, records, parity: dict | None, verdict_doc: dict | None) -> dict:
