@@ -271,6 +271,24 @@ def dequantize_model(model: str, dtype: str = "F16", *, models_file: str | None 
     return make(model, dtype, models_file=models_file, log=log)
 
 
+def catalogue_builds(model: str, models_file: str | None = None):
+    """A catalogue entry's `builds: {reference, quant, onnx}`, or None."""
+    from harness.builds.make import catalogue_builds as found
+
+    return found(model, models_file)
+
+
+def check_build_types(quants: Iterable[str], onnx: Iterable[str] = ()) -> None:
+    """Every llama.cpp type and ONNX precision is known (a BenchError naming it if not)."""
+    from harness import prepare as prep
+    from harness.builds import quantize
+
+    for q in quants:
+        quantize.check_type(q)
+    for p in onnx:
+        prep.canonical_precision(p)
+
+
 def make_builds(model: str, quants: Iterable[str], *, onnx: Iterable[str] = (),
                 onnx_of: str | None = None, imatrix: str | None = None,
                 allow_requantize: bool = False, models_file: str | None = None,

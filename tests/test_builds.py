@@ -116,3 +116,19 @@ def test_bad_flags_exit_2_with_one_line(project, args, message):
     assert r.returncode == 2, r.stderr
     assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not (project / "results").exists()
+
+
+def test_catalogue_names_a_models_builds(project):
+    from harness.config import load_catalogue
+    from harness.errors import ConfigError
+
+    text = (project / "models.yaml").read_text() + (
+        "  - id: fake-built\n    format: fake\n    source: {kind: path, path: fake.bin}\n"
+        "    builds: {reference: dequantized, quant: [Q4_7]}\n")
+    (project / "models.yaml").write_text(text)
+    assert load_catalogue(project / "models.yaml").get("fake-built").builds.quant == ["Q4_7"]
+    r = run_cli("builds", "fake-built")  # no --quant: the catalogue's builds are used
+    assert r.returncode == 2 and "--quant: unknown type 'Q4_7'" in r.stderr
+    (project / "models.yaml").write_text(text.replace("quant: [Q4_7]", "quant: [Q8_0], x: 1"))
+    with pytest.raises(ConfigError, match="x"):
+        load_catalogue(project / "models.yaml")

@@ -55,6 +55,18 @@ def builds_source(model: str, models_file: str | None = None) -> tuple[Path, str
     return resolve_file(spec, cat_path.parent)
 
 
+def catalogue_builds(model: str, models_file: str | None = None):
+    """The catalogue entry's `builds` (harness.specs.BuildsSpec), or None (a path, or an
+    entry without them)."""
+    from harness.engine import resolve
+
+    cat, _ = resolve.catalogue(models_file)
+    try:
+        return cat.get(model).builds
+    except KeyError:
+        return None
+
+
 def dequantize_model(model: str, dtype: str = "F16", *, models_file: str | None = None,
                      log: Log = lambda msg: None) -> Path:
     """An F16/F32 GGUF dequantized from a quantized one (harness.builds.dequantize), cached
@@ -120,8 +132,6 @@ def make_builds(model: str, quants: Iterable[str], *, onnx: Iterable[str] = (),
     out: list[Build] = []
     for i, q in enumerate(quants):
         final = cache.build_path(digest, q, imatrix_sha)
-        if on_build:
-            on_build(q)
         if final.is_file():
             log(f"builds: [{i + 1}/{len(quants)}] {q}: {final} (cached)")
         else:
@@ -130,6 +140,8 @@ def make_builds(model: str, quants: Iterable[str], *, onnx: Iterable[str] = (),
                 quantize.quantize(path, tmp, q, allow_requantize=allow_requantize
                                   or ftype == quantize.Q8_0, imatrix=matrix)
         out.append(Build(q, final, size_bytes=final.stat().st_size))
+        if on_build:  # one build done (a progress bar's step)
+            on_build(q)
         if q == port_of:
             for p in onnx:
                 folder = prep.prepare_onnx(final, sha256_file(final), p, log=log)

@@ -11,8 +11,10 @@ quantized source's, and every table says so).
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from harness.cli.common import EPILOG, log, split
@@ -73,10 +75,18 @@ def cmd_builds(args) -> int:
         raise BenchError("--parity-tokens: 0 (no parity) or at least 2")
     if args.limit is not None and args.limit < 1:
         raise BenchError(f"--limit: must be at least 1, got {args.limit}")
+    named = None if quants or args.dequantize else api.catalogue_builds(args.model,
+                                                                        args.models_file)
+    if named is not None:  # models.yaml: builds: {reference, quant, onnx}
+        quants, onnx = list(named.quant), onnx or list(named.onnx)
+        args.dequantize = named.reference == "dequantized"
+        args.model = args.model if args.dequantize else named.reference
     if not quants and not args.dequantize:
-        raise BenchError("builds: nothing to do: give --quant TYPES and/or --dequantize")
+        raise BenchError("builds: nothing to do: give --quant TYPES and/or --dequantize "
+                         "(or name the model's builds in the catalogue)")
     if onnx and not quants:
         raise BenchError("--onnx: ports are made from a --quant build")
+    api.check_build_types(quants, onnx)  # before a long dequantize
     started = time.time()
     model = args.model
     if args.dequantize:
@@ -85,9 +95,11 @@ def cmd_builds(args) -> int:
         if not quants:
             print(model)
             return 0
-    build_set = api.make_builds(model, quants, onnx=onnx, onnx_of=args.onnx_of,
-                                imatrix=args.imatrix, allow_requantize=args.allow_requantize,
-                                models_file=args.models_file, log=log)
+    with build_bar(len(quants)) as step:
+        build_set = api.make_builds(model, quants, onnx=onnx, onnx_of=args.onnx_of,
+                                    imatrix=args.imatrix,
+                                    allow_requantize=args.allow_requantize,
+                                    models_file=args.models_file, log=log, on_build=step)
     for w in build_set.warnings:
         log(f"warning: {w}")
     out = Path(args.out) if args.out else (
@@ -108,3 +120,24 @@ def cmd_builds(args) -> int:
     for name in failed:
         log(f"builds: {name}: a measurement failed (see {out / 'runs'})")
     return 1 if failed else 0
+
+
+@contextlib.contextmanager
+def build_bar(total: int) -> Iterator[Callable[[str], None]]:
+    """A progress bar over the builds on standard error when it is a terminal; yields the
+    step to call after each build."""
+    if not sys.stderr.isatty():
+        yield lambda name: None
+        return
+    from types import SimpleNamespace
+
+    from harness.cli.progress import RichProgress
+
+    with RichProgress(total) as bar:
+        bar.start_job(SimpleNamespace(label="builds"))
+
+        def step(name: str) -> None:
+            bar.start_job(SimpleNamespace(label=f"built {name}"))
+            bar.advance()
+
+        yield step
