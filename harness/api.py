@@ -360,10 +360,11 @@ def render_builds(rows: list[dict], decision: dict, fmt: str = "markdown") -> st
 
 
 def write_builds(rows: list[dict], decision: dict, out_dir: str | Path) -> list[Path]:
-    """decision.md, decision.csv, decision.json and pareto.svg in out_dir (atomic)."""
+    """decision.md, decision.csv, decision.json, rows.json (every row with its verdict)
+    and pareto.svg in out_dir (atomic)."""
     from harness.builds import decide
     from harness.builds.plot import pareto_plot
-    from harness.records import atomic_write_text
+    from harness.records import atomic_write_text, write_json
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -372,6 +373,8 @@ def write_builds(rows: list[dict], decision: dict, out_dir: str | Path) -> list[
                       ("json", "decision.json")):
         atomic_write_text(out / name, decide.render(rows, decision, fmt))
         written.append(out / name)
+    write_json(out / "rows.json", {"decision": decision, "rows": rows})
+    written.append(out / "rows.json")
     svg = pareto_plot(rows, decision["quality"], f"builds on {decision['device']}; "
                       f"reference: {decision['reference']}")
     if svg is not None:
