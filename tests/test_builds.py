@@ -132,3 +132,31 @@ def test_catalogue_names_a_models_builds(project):
     (project / "models.yaml").write_text(text.replace("quant: [Q4_7]", "quant: [Q8_0], x: 1"))
     with pytest.raises(ConfigError, match="x"):
         load_catalogue(project / "models.yaml")
+
+
+def test_an_interrupted_build_leaves_no_file(tmp_path):
+    from harness.builds.cache import atomic_output
+
+    final = tmp_path / "builds" / "x-Q4_K_M.gguf"
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_output(final) as tmp:
+            tmp.write_bytes(b"GGUF half a model")
+            raise KeyboardInterrupt
+    assert list((tmp_path / "builds").iterdir()) == []
+    with atomic_output(final) as tmp:
+        tmp.write_bytes(b"GGUF whole")
+    assert [p.name for p in (tmp_path / "builds").iterdir()] == [final.name]
+
+
+def test_parity_against_a_reference_model_is_planned_per_model(project):
+    from harness import api
+    from harness.errors import BenchError
+
+    req = api.run_request(models=("fake-ok", "fake-leak"), backends=("fake",), speed=False,
+                          tasks=(), parity_task="prose_en", parity_reference_model=True)
+    with pytest.raises(BenchError, match="does not expose logits"):
+        api.plan(req)
+    one = api.run_request(models=("fake-ok",), backends=("fake",), speed=False, tasks=(),
+                          parity_task="prose_en", parity_reference_model=True)
+    with pytest.raises(BenchError, match="needs it and at least one other"):
+        api.plan(one)

@@ -136,9 +136,13 @@ def make_builds(model: str, quants: Iterable[str], *, onnx: Iterable[str] = (),
             log(f"builds: [{i + 1}/{len(quants)}] {q}: {final} (cached)")
         else:
             log(f"builds: [{i + 1}/{len(quants)}] {q}: quantizing with llama_model_quantize")
-            with cache.atomic_output(final) as tmp:
-                quantize.quantize(path, tmp, q, allow_requantize=allow_requantize
-                                  or ftype == quantize.Q8_0, imatrix=matrix)
+            try:
+                with cache.atomic_output(final) as tmp:
+                    quantize.quantize(path, tmp, q, allow_requantize=allow_requantize
+                                      or ftype == quantize.Q8_0, imatrix=matrix)
+            except OSError as e:  # the cache folder cannot be written
+                raise quantize.BuildFailed(f"cannot write the {q} build: {e.strerror or e}",
+                                           path=final.parent) from None
         out.append(Build(q, final, size_bytes=final.stat().st_size))
         if on_build:  # one build done (a progress bar's step)
             on_build(q)
