@@ -278,15 +278,28 @@ def catalogue_builds(model: str, models_file: str | None = None):
     return found(model, models_file)
 
 
-def check_build_types(quants: Iterable[str], onnx: Iterable[str] = ()) -> None:
-    """Every llama.cpp type and ONNX precision is known (a BenchError naming it if not)."""
+def check_builds_flags(quants: Iterable[str], onnx: Iterable[str] = (), *,
+                       device: str = "host", tasks: Iterable[str] = (),
+                       quality: str = "kl") -> None:
+    """Before anything is built: every llama.cpp type, ONNX precision, the device profile,
+    the tasks and the Pareto quality axis (kl or TASK:METRIC of a measured task) are
+    known; a BenchError naming the first that is not."""
     from harness import prepare as prep
     from harness.builds import quantize
+    from harness.config import load_device
+    from harness.data.tasks import load_task
 
     for q in quants:
         quantize.check_type(q)
     for p in onnx:
         prep.canonical_precision(p)
+    load_device(device)
+    tasks = list(tasks)
+    for t in tasks:
+        load_task(t)
+    if quality != "kl" and quality.partition(":")[0] not in tasks:
+        raise BenchError(f"--pareto-quality: expected kl or TASK:METRIC of a measured task "
+                         f"({', '.join(tasks) or 'none'}), got {quality!r}")
 
 
 def make_builds(model: str, quants: Iterable[str], *, onnx: Iterable[str] = (),

@@ -110,6 +110,10 @@ def test_no_build_passes_on_the_fake_backend(project):
     (["--dequantize", "--onnx", "gguf"], "--onnx: ports are made from a --quant build"),
     (["--quant", "Q8_0", "--onnx", "int5"], "unknown ONNX precision 'int5'"),
     (["--quant", "Q8_0", "--limit", "0"], "--limit: must be at least 1"),
+    (["--quant", "Q8_0", "--device", "nosuch"], "nosuch"),
+    (["--quant", "Q8_0", "--tasks", "nosuch_task"], "nosuch_task"),
+    (["--quant", "Q8_0", "--tasks", "none", "--pareto-quality", "arc:acc"],
+     "--pareto-quality: expected kl"),
 ])
 def test_bad_flags_exit_2_with_one_line(project, args, message):
     r = run_cli("builds", "fake-ok", *args)

@@ -86,12 +86,13 @@ def cmd_builds(args) -> int:
                          "(or name the model's builds in the catalogue)")
     if onnx and not quants:
         raise BenchError("--onnx: ports are made from a --quant build")
-    api.check_build_types(quants, onnx)  # before a long dequantize
+    api.check_builds_flags(quants, onnx, device=args.device, tasks=tasks,
+                           quality=args.pareto_quality)  # before a long dequantize
     started = time.time()
     model = args.model
     if args.dequantize:
-        model = str(api.dequantize_model(model, args.dequantize_type, models_file=args.models_file,
-                                         log=log))
+        model = str(api.dequantize_model(model, args.dequantize_type,
+                                         models_file=args.models_file, log=log))
         if not quants:
             print(model)
             return 0
