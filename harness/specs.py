@@ -57,6 +57,15 @@ Source = Annotated[Union[PackageSource, PathSource, HubSource], Field(discrimina
 
 
 
+class BuildsSpec(Strict):
+    """The builds `sllm-bench builds MODEL` makes when no --quant is given."""
+
+    reference: str = Field(description="catalogue id or path of the full-precision GGUF, or "
+                           "'dequantized': an F16 dequantized from this entry")
+    quant: list[str] = Field(min_length=1, description="llama.cpp types, e.g. Q8_0, Q4_K_M")
+    onnx: list[str] = Field(default_factory=list, description="ONNX precisions of a port")
+
+
 class ModelSpec(Strict):
     """One catalogue entry: where the weights come from and how to check them."""
 
@@ -70,6 +79,7 @@ class ModelSpec(Strict):
     notes: str | None = None
     options: dict[str, Union[int, float, str, bool]] = Field(
         default_factory=dict, description="backend-specific options (the fake backend's faults)")
+    builds: BuildsSpec | None = Field(None, description="the model's reference and builds")
 
 
 class Catalogue(Strict):

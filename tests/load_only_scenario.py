@@ -3,7 +3,7 @@ and measure nothing more. The record still carries what every record carries: lo
 peak and after-load resident memory, model size, wall time.
 
 This file and one registry entry (harness.scenarios.REGISTRY) are all a new scenario
-needs: no edit to harness/api.py, harness/engine/session.py or harness/engine/plan.py.
+needs: no edit to harness/api/, harness/engine/session.py or harness/engine/plan.py.
 """
 
 from __future__ import annotations

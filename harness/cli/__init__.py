@@ -19,7 +19,8 @@ EPILOG = ("exit codes: 0 success; 1 a run failed; 2 bad input (file, key or flag
 #: modules that add subcommands; each has register(subparsers) and imports nothing heavy
 COMMAND_MODULES = ("harness.cli.run", "harness.cli.prepare", "harness.cli.catalog",
                    "harness.cli.verify", "harness.cli.parity", "harness.cli.leaderboard",
-                   "harness.cli.report", "harness.cli.gate", "harness.cli.fleet")
+                   "harness.cli.report", "harness.cli.gate", "harness.cli.fleet",
+                   "harness.cli.builds")
 
 
 def build_parser() -> argparse.ArgumentParser:

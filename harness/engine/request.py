@@ -59,6 +59,9 @@ class RunRequest(BaseModel):
     #: run --parity: also each ONNX port's parity against its GGUF through llama_cpp (for
     #: every GGUF model measured through an ONNX backend), in the same run folder
     parity_ports: bool = False
+    #: parity_task with several models: the first model (through the first backend) is the
+    #: reference, every other model is compared with it (builds against their reference)
+    parity_reference_model: bool = False
 
     @field_validator("threads", "prompts")
     @classmethod

@@ -100,12 +100,13 @@ class ParityItem(Item):
     out_path: str
     reference: str
     text_task: dict
+    reference_model: str = ""  # parity_reference_model: the reference model's id
 
 
-def check_backends(backends: list[str]) -> None:
+def check_backends(backends: list[str], at_least: int = 2) -> None:
     from harness import backends as reg
 
-    if len(backends) < 2:
+    if len(backends) < at_least:
         raise BenchError("parity needs at least two backends")
     for b in backends:
         if not reg.available(b):
@@ -154,6 +155,8 @@ class ParityScenario(Scenario):
         import tempfile
         import uuid
 
+        if ctx.request.parity_reference_model:
+            return against_first_model(ctx)
         todo = comparisons(ctx)
         if not todo:
             return []
@@ -192,6 +195,8 @@ class ParityScenario(Scenario):
     def finish(self, jobs, records, emit) -> None:
         """Per compared model: one parity record per backend against the reference, then
         the dumps are removed."""
+        if jobs and jobs[0].items[0].reference_model:
+            return finish_against_model(jobs, records, emit)
         models = list(dict.fromkeys(j.model_id for j in jobs))
         seq = 0
         for model_id in models:
@@ -212,6 +217,53 @@ class ParityScenario(Scenario):
                     path.unlink(missing_ok=True)
                     with contextlib.suppress(OSError):
                         path.parent.rmdir()
+
+
+def against_first_model(ctx: PlanContext) -> list[Work]:
+    """parity_reference_model: the first model through the first backend is the reference
+    of every other model through each other backend (the first when it is alone)."""
+    import tempfile
+    import uuid
+
+    ids = list(ctx.models)
+    if len(ids) < 2:
+        raise BenchError("parity against a reference model needs it and at least one other")
+    ref_backend, others = ctx.backends[0], ctx.backends[1:] or ctx.backends[:1]
+    check_backends(list(dict.fromkeys([ref_backend, *others])), at_least=1)
+    tokens, task = ctx.request.parity_tokens, text_task(ctx.request.parity_task or PORT_TASK)
+    n_ctx, threads = max(ctx.device.context_size, tokens), ctx.device.resolve_threads()
+    dump_dir = Path(tempfile.gettempdir()) / f"sllm-bench-parity-{uuid.uuid4().hex}"
+    return [Work(m, b, threads, n_ctx, (ParityItem(
+        task["items"][0]["text"], tokens, str(dump_dir / f"{m}~{b}.npy"), ref_backend,
+        task["task"], reference_model=ids[0]),))
+        for m, b in [(ids[0], ref_backend)] + [(m, b) for m in ids[1:] for b in others]]
+
+
+def finish_against_model(jobs, records, emit) -> None:
+    """One parity record (the compared model's) per job against the first job's dump."""
+    ref_job = jobs[0]
+    by_path = {r.params.get("out_path"): r for r in records if r.task_name == DUMP_TASK["name"]}
+    paths = {j.index: Path(j.items[0].out_path) for j in jobs}
+    try:
+        ref = by_path.get(str(paths[ref_job.index]))
+        for seq, job in enumerate(jobs[1:]):
+            rec = by_path.get(str(paths[job.index]))
+            if ref is None or rec is None:
+                continue
+            for _, fields, _ in pairwise({"reference": ref, job.backend: rec}, "reference",
+                                         [job.backend], {"reference": paths[ref_job.index],
+                                                         job.backend: paths[job.index]},
+                                         job.items[0].text_task):
+                fields["model"] = rec.model
+                fields["backend"]["name"] = f"{ref_job.backend}~{job.backend}"
+                fields["params"]["reference"] = f"{ref_job.model_id} ({ref_job.backend})"
+                fields["params"]["reference_model"] = dict(ref.model)
+                emit(f"parity-{job.model_id}-{job.backend}", seq=seq, **fields)
+    finally:
+        for path in paths.values():
+            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                path.parent.rmdir()
 
 
 def rows(records) -> list[dict]:
