@@ -13,15 +13,15 @@ from harness.specs import ConditionLimits
 
 def test_a_drifting_kernel_makes_the_conditions_unstable():
     fake = {"other_cpu": {"mean_cores": 0.0, "pinned_cores": 2, "resolution_cores": 0.0},
-            "calibration": calibration.summary(0.020, 0.0228)}  # a fake probe: 14% slower
+            "calibration": calibration.summary(0.020, 0.0248)}  # a fake probe: 24% slower
     out = judge(fake, ConditionLimits())
     assert out["state"] == "unstable"
-    assert out["evidence"] == ["the calibration kernel ran 14% slower after the item than "
-                               "before (20.0 -> 22.8 ms, limit 10%): the machine changed speed "
+    assert out["evidence"] == ["the calibration kernel ran 24% slower after the item than "
+                               "before (20.0 -> 24.8 ms, limit 20%): the machine changed speed "
                                "while it measured"]
     steady = {**fake, "calibration": calibration.summary(0.020, 0.0205)}
     assert judge(steady, ConditionLimits())["state"] == "ok"
-    assert judge(fake, ConditionLimits(calibration_drift_max=0.2))["state"] == "ok"
+    assert judge(fake, ConditionLimits(calibration_drift_max=0.3))["state"] == "ok"
 
 
 def test_contention_still_comes_first():
