@@ -117,5 +117,8 @@ def refusal(error) -> BenchError:
     if field in FLAG_ERRORS:
         flag, text = FLAG_ERRORS[field]
         return BenchError(f"{flag}: " + text.format(input=err.get("input")))
+    if field == "options" and len(err["loc"]) > 1:  # --set KEY=VALUE
+        return BenchError(f"--set {err['loc'][1]}={err.get('input')!r}: not a usable value "
+                          "(a finite number, true/false or text)")
     where = ".".join(str(p) for p in err["loc"]) or "request"
     return BenchError(f"invalid request at {where}: {err['msg']}")
