@@ -27,7 +27,9 @@ def test_atomic_write_leaves_old_file_and_no_temp_on_failure(tmp_path, monkeypat
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", failing_replace)
-    with pytest.raises(OSError, match="No space left"):
+    from harness.errors import WriteError
+
+    with pytest.raises(WriteError, match="r.json: cannot write: No space left"):
         write_json(p, {"x": 1})
     assert renamed == ['{\n "x": 1\n}\n']  # the failure was the rename itself
     assert p.read_text() == "old" and os.listdir(tmp_path) == ["r.json"]

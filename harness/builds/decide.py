@@ -68,11 +68,11 @@ def first_failure(row: dict, kl_max: float = KL_MAX) -> dict | None:
     kl = row.get("kl")
     if kl is None:
         return {"metric": "kl", "status": "not_measured", "requirement": f"<= {kl_max:g}",
-                "unit": "nats", "measured": None, "bound": None,
+                "unit": metrics.entry("mean_kl").unit, "measured": None, "bound": None,
                 "detail": "no parity against the reference", "by": None, "pct": None}
     if kl > kl_max:
         return {"metric": "kl", "status": "fail", "requirement": f"<= {kl_max:g}",
-                "unit": "nats", "measured": kl, "bound": None, "detail": "",
+                "unit": metrics.entry("mean_kl").unit, "measured": kl, "bound": None, "detail": "",
                 "by": kl - kl_max, "pct": (kl - kl_max) / kl_max * 100}
     return None
 
