@@ -241,8 +241,9 @@ def catalogue(models_file: str | None = None):
 
 def resume_state(run_dir: Path):
     """An earlier run folder to go on with (`run --resume`): its .request (from run.json,
-    validated), the .finished record keys (execute's `skip`), .check_models(plan) (a
-    DataError when a model changed since) and .left(plan), the records still to do."""
+    validated), .verified(plan), the keys of the records really finished (execute's
+    `skip`), .check_models(plan) (a DataError when a model changed since) and
+    .left(plan, done), the records still to do."""
     from harness.engine.resume import resume_state as state
 
     return state(Path(run_dir))

@@ -71,7 +71,7 @@ def cmd_run(args) -> int:
         resume.check_models(plan)
         skip = resume.verified(plan)
         log(f"resuming {run_dir}: {len(skip)} record(s) already finished")
-        if not resume.left(plan):
+        if not resume.left(plan, skip):
             log(f"nothing left to run: every record of {run_dir} is finished")
             return 0
     print_plan(f"plan (device {plan.device.name}, pinned to CPUs {plan.device.cpu_set()}):",

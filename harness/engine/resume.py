@@ -7,20 +7,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.engine.request import RunRequest
-from harness.engine.session import finished_keys, read_manifest, recorded_models
+from harness.engine.session import read_manifest, recorded_models
 from harness.errors import DataError
 
 
 @dataclass(frozen=True)
 class ResumeState:
-    """An earlier run folder: its request (from run.json, validated like any input) and the
-    keys of the records it already finished."""
+    """An earlier run folder: its request (from run.json, validated like any input) and its
+    run id; verified(plan) gives the records it already finished."""
 
     run_dir: Path
     request: RunRequest
-    finished: frozenset[str]
     #: the run's id as its run.json says (the folder may have been renamed)
-    run_id: str = ""
+    run_id: str
 
     def verified(self, plan) -> frozenset[str]:
         """The finished keys whose records are really this run's (session.verified_keys)."""
@@ -40,9 +39,8 @@ class ResumeState:
                                 f"resolves to {have}; start a new run instead",
                                 path=self.run_dir / "run.json")
 
-    def left(self, plan) -> int:
-        """Records of the plan not finished yet."""
-        done = self.verified(plan)
+    def left(self, plan, done: frozenset[str]) -> int:
+        """Records of the plan not in `done` (verified(plan)) yet."""
         return sum(j.item_key(i) not in done for j in plan.jobs for i in range(len(j.items)))
 
 
@@ -63,4 +61,4 @@ def resume_state(run_dir: Path) -> ResumeState:
     run_id = manifest.get("run_id")
     if not isinstance(run_id, str) or not run_id:
         raise DataError("run.json has no run_id", path=run_dir / "run.json")
-    return ResumeState(run_dir, request, frozenset(finished_keys(run_dir)), run_id)
+    return ResumeState(run_dir, request, run_id)
