@@ -9,8 +9,8 @@ of 5, about 50 ms in all) on its pinned cores right before and right after each 
   calibration = {"before_ms", "after_ms", "drift"}   drift = after / before - 1
 
 A drift beyond the profile's `conditions.calibration_drift_max` (default 0.20; on a quiet
-2-core VM, 60 pairs of probes half a second apart drifted by 2.4% at the median, 8.5% at
-the 90th percentile and 13.4% at most) makes the
+2-core VM, load 0.46, 60 pairs of probes half a second apart drifted by 1.7% at the
+median, 4.5% at the 90th percentile and 17.5% at most) makes the
 record's conditions "unstable": the machine changed speed while it measured, so its
 numbers describe the machine as much as the build. The gate compares the two sides'
 kernels too (harness.gate.compare.conditions_warnings).
