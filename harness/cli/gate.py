@@ -101,8 +101,9 @@ def cmd_baseline_save(args) -> int:
     from harness.gate import config as gate_config
     from harness.gate.compare import reachability_notes
 
-    folder, notes = baselines.save(args.results, args.device, args.baselines_dir)
-    notes += reachability_notes([folder / "records"], set(gate_config.load().ignore_params))
+    ignore = set(gate_config.load().ignore_params)
+    folder, notes = baselines.save(args.results, args.device, args.baselines_dir,
+                                   check=lambda records: reachability_notes([records], ignore))
     for n in notes:
         print(f"sllm-bench: {n}", file=sys.stderr)
     print(folder)

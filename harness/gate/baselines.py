@@ -14,6 +14,7 @@ import contextlib
 import json
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from harness.errors import DataError
@@ -70,8 +71,11 @@ def _provenance(records: list[tuple[Path, Record]]) -> dict:
 
 
 def save(results: list[str], device: str | None = None,
-         folder: str | Path | None = None) -> tuple[Path, list[str]]:
-    """Copy records into <root>/<device>/; returns the folder and notes for the user."""
+         folder: str | Path | None = None,
+         check: Callable[[Path], list[str]] | None = None) -> tuple[Path, list[str]]:
+    """Copy records into <root>/<device>/; returns the folder and notes for the user.
+    `check`, if given, reads the staged copy's records folder before the swap and returns
+    more notes (once swapped, a concurrent save may already have replaced the folder)."""
     from harness.gate import config as gate_config
     from harness.records import new_run_id, now_iso, read_record, write_json
 
@@ -114,6 +118,8 @@ def save(results: list[str], device: str | None = None,
             shutil.copyfile(p, tmp / "records" / name)
             manifest["records"].append(name)
         write_json(tmp / MANIFEST, manifest)
+        if check is not None:
+            notes += check(tmp / "records")
         target = base / device
         old = base / f".{device}.old-{new_run_id()}"
         with _locked(base):  # concurrent saves swap one at a time; the last one wins
