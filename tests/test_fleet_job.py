@@ -173,3 +173,24 @@ def test_cli_join_public_head_is_one_line_exit_2(project):
                 env={"PYTHONPATH": str(ROOT)})
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
     assert "--i-know" in r.stderr
+
+
+def test_fleet_resume_skips_only_records_that_are_really_theirs(with_tasks, tmp_path):
+    """`fleet run --resume` checks the records it finds against the device's plan, as a
+    local --resume does: a record copied over another item's file is measured again."""
+    from harness.fleet.ray_engine import Fleet, _plan
+
+    req = request(gens=(4, 8))
+    out = tmp_path / "out"
+    res = api.execute(api.plan(req), out_dir=out / "tiny", log=lambda s: None)
+    records = sorted((res.run_dir / "records").glob("*.json"))
+    speed = [p for p in records if "-p16-" in p.name]
+    assert len(speed) == 2
+    shutil.copyfile(speed[0], speed[1])  # the g4 record now also sits under g8's name
+    fleet = Fleet({"tiny": req}, out, log=(logs := []).append)
+    fleet.plans = {"tiny": _plan(req)}
+    state = {"run_id": res.run_dir.name, "run_dirs": [res.run_dir.name],
+             "skip": [p.stem for p in records]}
+    kept = fleet._verified("tiny", state)
+    assert set(kept) == {p.stem for p in records} - {speed[1].stem}
+    assert any(speed[1].stem in line and "measuring it again" in line for line in logs)

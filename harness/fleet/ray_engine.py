@@ -126,13 +126,28 @@ class Fleet:
         self.jobs, self.plans, self.sources = {}, {}, {}
         for i, d in enumerate(self.devices):
             req = self.requests[d]
-            self.plans[d] = _plan(req)
-            state = self.resume.get(d, {})
             shard = {"index": i, "count": len(self.devices)} if self.shard else None
-            doc, sources = jobs.build(req, kind=self.kind, skip=state.get("skip", ()),
+            self.plans[d] = _plan(req, shard)
+            state = self.resume.get(d, {})
+            skip = self._verified(d, state) if state else ()
+            doc, sources = jobs.build(req, kind=self.kind, skip=skip,
                                       run_id=state.get("run_id"), shard=shard)
             self.jobs[d] = doc
             self.sources.update(sources)
+
+    def _verified(self, d: str, state: dict) -> list[str]:
+        """The resumed device's finished items whose records are really theirs (checked
+        against the plan as a local --resume does: run id, seq, backend, threads, model);
+        a record that only has the right file name is measured again."""
+        from harness.engine.session import verified_keys
+
+        done: set[str] = set()
+        for name in state.get("run_dirs", ()):
+            folder = self.out / d / name
+            if folder.is_dir():
+                done |= verified_keys(folder, name, self.plans[d],
+                                      log=lambda s: self.log(f"[{d}] {s}"))
+        return sorted(done)
 
     # ------------------------------------------------------------------ run
     def run(self) -> dict[str, DeviceRun]:
@@ -338,10 +353,16 @@ def _coordinator_manifest(text: str, plan) -> str:
     return to_json(data)
 
 
-def _plan(request):
+def _plan(request, shard: dict | None = None):
+    """The device's plan as the device will make it (its shard's slice, if sharded)."""
     from harness.engine.plan import from_request
 
-    return from_request(request)
+    plan = from_request(request)
+    if shard:
+        from harness.fleet.shard import restrict
+
+        plan = restrict(plan, shard["index"], shard["count"])
+    return plan
 
 
 def _here(ray):

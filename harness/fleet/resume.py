@@ -1,6 +1,7 @@
 """`fleet run --resume OUT`: what an earlier fleet run asked (out/fleet.json) and, per
-device, its last run folder's finished records (sent to the device as `skip`, the same
-run id kept so the records land in the same folder)."""
+device, its run folders and the records there that look finished by file name (`skip`;
+the coordinator checks each against its plan before sending the device what to skip), the
+last folder's run id kept so the new records land in the same folder."""
 
 from __future__ import annotations
 
@@ -30,10 +31,13 @@ def state(out: Path) -> tuple[str, dict, dict, bool]:
     resume = {}
     for d in requests:
         dirs = (devices.get(d) or {}).get("run_dirs") or []
+        if not isinstance(dirs, list) or not all(
+                isinstance(n, str) and n and Path(n).name == n for n in dirs):
+            raise DataError(f"fleet.json: run_dirs of {d!r} are not folder names", path=path)
         if dirs and (out / d / dirs[-1]).is_dir():
             run_dir = out / d / dirs[-1]
             done = set()
             for name in dirs:
                 done |= finished_keys(out / d / name) if (out / d / name).is_dir() else set()
-            resume[d] = {"run_id": run_dir.name, "skip": sorted(done)}
+            resume[d] = {"run_id": run_dir.name, "run_dirs": dirs, "skip": sorted(done)}
     return kind, requests, resume, bool(data.get("shard"))
