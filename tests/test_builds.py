@@ -91,8 +91,8 @@ def test_no_build_passes_on_the_fake_backend(project):
                 model_name="fake-ok")
     builds = [Build("fake-leak", None, "fake", size_bytes=1000, model_name="fake-leak")]
     rows = api.measure_builds(BuildSet(ref, builds, "fake (fake.bin)", []), device="strict",
-                              tasks=(), reps=5, parity_tokens=0, out_dir=project / "runs",
-                              log=lambda m: None)
+                              tasks=(), reps=5, parity_tokens=0,
+                              out_dir=project / "out" / "runs", log=lambda m: None)
     assert [r["verdict"] for r in rows] == ["fail", "fail"]
     decision = api.decide_builds(rows, device="strict", reference="fake (fake.bin)")
     (rec,) = decision["recommendations"]
@@ -101,7 +101,15 @@ def test_no_build_passes_on_the_fake_backend(project):
     assert "fake-leak, fails first on decode_tps >= 1e+06 tokens/s: fail, bound" in rec["text"]
     assert rec["failure"]["by"] > 900000 and rec["failure"]["pct"] > 90
     written = api.write_builds(rows, decision, project / "out")
-    assert {p.name for p in written} >= {"decision.md", "decision.csv", "decision.json"}
+    assert {p.name for p in written} >= {"decision.md", "decision.csv", "decision.json",
+                                         "report.html", "report.md"}
+    # the report of the measured records gets the decision and the Pareto plot
+    html = (project / "out" / "report.html").read_text()
+    section = html[html.index('<section id="builds">'):html.index('<section id="speed">')]
+    assert "fake-leak" in section and "strict: no build passes" in section
+    assert '<img src="data:image/svg+xml;base64,' in section
+    md = (project / "out" / "report.md").read_text()
+    assert "## Builds" in md and "| fake-leak |" in md
 
 
 @pytest.mark.parametrize("args, message", [

@@ -154,3 +154,5 @@ def test_builds_end_to_end(cache, f16, tmp_path):
     assert rows and rows[0].split("|")[3].strip() not in ("-", "0")  # a measured KL
     assert "**recommended** on host: " in r.stdout or "no build passes" in r.stdout
     assert (tmp_path / "out" / "pareto.svg").is_file()
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert '<section id="builds">' in html and "data:image/svg+xml;base64," in html

@@ -126,8 +126,10 @@ def render_builds(rows: list[dict], decision: dict, fmt: str = "markdown") -> st
 
 
 def write_builds(rows: list[dict], decision: dict, out_dir: str | Path) -> list[Path]:
-    """decision.md, decision.csv, decision.json, rows.json (every row with its verdict)
-    and pareto.svg in out_dir (atomic)."""
+    """decision.md, decision.csv, decision.json, rows.json (every row with its verdict),
+    pareto.svg and, when out_dir/runs holds the measured records, report.html and report.md
+    (those records' report with a Builds section: the table and the Pareto plot) in out_dir
+    (atomic)."""
     from harness.builds import decide
     from harness.builds.plot import pareto_plot
     from harness.records import atomic_write_text, write_json
@@ -146,4 +148,13 @@ def write_builds(rows: list[dict], decision: dict, out_dir: str | Path) -> list[
     if svg is not None:
         atomic_write_text(out / "pareto.svg", svg)
         written.append(out / "pareto.svg")
+    if (out / "runs").is_dir():  # the report of the measured records, with the decision
+        from harness.report import write_report
+
+        head, body = decide.cells(rows, decision)
+        written += write_report([out / "runs"], out, title=f"builds of {decision['reference']} "
+                                f"on {decision['device']}", builds={
+            "reference": decision["reference"], "warnings": decision.get("warnings", []),
+            "head": head, "body": body, "fronts": decide.fronts_text(decision),
+            "recommendations": decide.recommendations_text(decision), "svg": svg})
     return written

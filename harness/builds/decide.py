@@ -167,6 +167,19 @@ def render(rows: list[dict], decision: dict, fmt: str) -> str:
         w.writeheader()
         w.writerows(flats)
         return buf.getvalue()
+    head, body = cells(rows, decision)
+    lines = [f"reference: {decision['reference']}", ""]
+    lines += [f"> warning: {w}" for w in decision.get("warnings", [])]
+    lines += table(head, body)
+    lines += ["", *fronts_text(decision), ""]
+    lines += recommendations_text(decision)
+    return "\n".join(lines) + "\n"
+
+
+def cells(rows: list[dict], decision: dict) -> tuple[list[str], list[list[str]]]:
+    """The decision table's header and rows, every cell formatted (markdown and HTML)."""
+    tasks = task_columns(rows)
+    flats = [flat(r, tasks, decision.get("kl_max", KL_MAX)) for r in rows]
     front = decision["fronts"]
     head = ["build", "size MB", "KL (nats)", "top-1", "ppl diff %", "McNemar p", *tasks,
             "TTFT ms", "decode tok/s", "peak RSS MB", "verdict", "Pareto", "first failure"]
@@ -183,13 +196,19 @@ def render(rows: list[dict], decision: dict, fmt: str) -> str:
                      numbers.fmt(r.get("decode_tps"), "fixed", 1),
                      numbers.fmt(r.get("peak_rss_mb"), "fixed", 0), r.get("verdict") or "-",
                      marks or "-", f["first_failure"] or "-"])
-    lines = [f"reference: {decision['reference']}", ""]
-    lines += [f"> warning: {w}" for w in decision.get("warnings", [])]
-    lines += table(head, body)
-    lines += ["", f"Pareto front ({decision['quality']} vs decode speed, S): "
-              f"{', '.join(front['speed']) or '-'}",
-              f"Pareto front ({decision['quality']} vs peak memory, M): "
-              f"{', '.join(front['memory']) or '-'}", ""]
-    lines += [f"**recommended** on {r['text']}" if r["build"] else f"**{r['text']}**"
-              for r in decision["recommendations"]]
-    return "\n".join(lines) + "\n"
+    return head, body
+
+
+def fronts_text(decision: dict) -> list[str]:
+    """One line per Pareto front: the builds on it."""
+    front = decision["fronts"]
+    return [f"Pareto front ({decision['quality']} vs decode speed, S): "
+            f"{', '.join(front['speed']) or '-'}",
+            f"Pareto front ({decision['quality']} vs peak memory, M): "
+            f"{', '.join(front['memory']) or '-'}"]
+
+
+def recommendations_text(decision: dict) -> list[str]:
+    """The recommended build per device with the rule that chose it (or why none)."""
+    return [f"**recommended** on {r['text']}" if r["build"] else f"**{r['text']}**"
+            for r in decision["recommendations"]]

@@ -28,8 +28,8 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def write_report(paths: list[Path], out_dir: Path, *, title: str | None = None
-                 ) -> tuple[Path, Path]:
+def write_report(paths: list[Path], out_dir: Path, *, title: str | None = None,
+                 builds: dict | None = None) -> tuple[Path, Path]:
     """Read `paths` (files or folders), write out_dir/report.html and out_dir/report.md.
 
     Returns (html_path, md_path). Raises DataError naming the first bad file; in that case
@@ -37,4 +37,4 @@ def write_report(paths: list[Path], out_dir: Path, *, title: str | None = None
     """
     from harness.report.render import write_report as write
 
-    return write(paths, out_dir, title=title)
+    return write(paths, out_dir, title=title, builds=builds)

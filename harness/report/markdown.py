@@ -144,13 +144,23 @@ def _provenance(p: dict) -> list[str]:
     return lines
 
 
+def _builds(b: dict | None) -> list[str]:
+    if not b:
+        return []
+    lines = ["## Builds", "", f"Reference: {html_cell(b['reference'])}", ""]
+    lines += [f"> warning: {html_cell(w)}" for w in b["warnings"]]
+    lines += table(b["head"], b["body"]) + [""]
+    lines += [html_cell(x) for x in b["fronts"]] + [""]
+    return lines + [html_cell(x) for x in b["recommendations"]] + [""]
+
+
 def render_markdown(ctx: dict) -> str:
     c = ctx["counts"]
     lines = [f"# {html_cell(ctx['title'])}", "",
              f"Generated {ctx['generated_at']} by sllm-bench {ctx['harness_version']} from "
              f"{c['files']} file(s): {c['records']} run record(s) ({c['failed']} failed), "
              f"{c['verdicts']} verdict(s). Plots are in report.html.", ""]
-    lines += _verdict(ctx["verdict"])
+    lines += _verdict(ctx["verdict"]) + _builds(ctx.get("builds"))
     lines += _speed(ctx) + _memory(ctx) + _quality(ctx) + _parity(ctx) + _reliability(ctx)
     lines += _failures(ctx) + _provenance(ctx["provenance"])
     return "\n".join(lines).rstrip("\n") + "\n"

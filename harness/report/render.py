@@ -16,8 +16,10 @@ SECTIONS = (("verdict", "Verdict"), ("speed", "Speed"), ("memory", "Memory"),
             ("failures", "Failed runs"), ("provenance", "Provenance"))
 
 
-def build_context(inputs, title: str | None = None) -> dict:
-    """Plain data for both renderers: every cell a string, plots as data: URIs."""
+def build_context(inputs, title: str | None = None, builds: dict | None = None) -> dict:
+    """Plain data for both renderers: every cell a string, plots as data: URIs. `builds`
+    (from `sllm-bench builds`, computed from these same records): the decision table's
+    head and body, the fronts and recommendation lines, and the Pareto plot's SVG text."""
     from harness import __version__
     from harness.report import tables
     from harness.report.collect import backend_label
@@ -37,10 +39,14 @@ def build_context(inputs, title: str | None = None) -> dict:
     backends += sorted({v["backend"] for v in inputs.verdicts
                         if not any(b == v["backend"] or b.startswith(v["backend"] + " (")
                                    for b in backends)})
+    sections = [s for s in SECTIONS if s[0] != "failures" or failures]
+    if builds:
+        sections.insert(1, ("builds", "Builds"))
     return {
         "title": title or f"sllm-bench report: {default_title}",
         "generated_at": now_iso(), "harness_version": __version__,
-        "sections": [s for s in SECTIONS if s[0] != "failures" or failures],
+        "sections": sections,
+        "builds": _builds_view(builds),
         "scope": {"models": models, "devices": devices, "backends": backends,
                   "hosts": sorted({_host(r["env"]["host"]) for r in inputs.records})},
         "counts": {"records": len(inputs.records), "verdicts": len(inputs.verdicts),
@@ -56,6 +62,16 @@ def build_context(inputs, title: str | None = None) -> dict:
         "provenance": provenance(inputs),
         "plots": all_plots(inputs, memory),
     }
+
+
+def _builds_view(builds: dict | None) -> dict | None:
+    import base64
+
+    if not builds:
+        return None
+    svg = builds.get("svg")
+    return {**builds, "plot": "data:image/svg+xml;base64," + base64.b64encode(
+        svg.encode("utf-8")).decode("ascii") if svg else None}
 
 
 def _host(h: dict) -> str:
@@ -88,9 +104,10 @@ def render_html(ctx: dict) -> str:
     return environment().get_template("report.html.j2").render(**ctx)
 
 
-def write_report(paths: list[Path], out_dir: Path, *, title: str | None = None
-                 ) -> tuple[Path, Path]:
-    """Read `paths`, write out_dir/report.html and out_dir/report.md; return their paths."""
+def write_report(paths: list[Path], out_dir: Path, *, title: str | None = None,
+                 builds: dict | None = None) -> tuple[Path, Path]:
+    """Read `paths`, write out_dir/report.html and out_dir/report.md; return their paths
+    (`builds`: see build_context)."""
     from harness.report.collect import read_inputs
     from harness.report.markdown import render_markdown
     from harness.records import atomic_write_text
@@ -101,7 +118,7 @@ def write_report(paths: list[Path], out_dir: Path, *, title: str | None = None
         raise BenchError("the report needs jinja2 and matplotlib: "
                          "pip install 'sllm-bench[report]'") from None
     inputs = read_inputs(list(paths))
-    ctx = build_context(inputs, title)
+    ctx = build_context(inputs, title, builds)
     html = render_html(ctx)
     md = render_markdown(ctx)
     out_dir = Path(out_dir)
