@@ -92,5 +92,10 @@ def scan(path: Path) -> None:
             if n > 65535:
                 raise ModelError(f"corrupt GGUF header: key {i} claims a {n}-byte name",
                                  path=path)
-            key = r.take(n, f"key {i}").decode("utf-8", errors="replace")
+            key = _printable(r.take(n, f"key {i}").decode("utf-8", errors="replace"))
             r.skip_value(r.u32(f"type of {key}"), key)
+
+
+def _printable(key: str) -> str:
+    """The key as it can appear in a one-line message (control characters escaped)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in key) or "''"

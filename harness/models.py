@@ -173,6 +173,8 @@ def check_onnx_folder(folder: Path) -> Path:
 
 def _inside(folder: Path, relative: str, named_in: Path) -> Path:
     """folder/relative, refusing any path that leaves the folder."""
+    if not isinstance(relative, str) or not relative or "\x00" in relative:
+        raise ModelError(f"model file name {relative!r} is not a file name", path=named_in)
     target = (folder / relative).resolve()
     if not target.is_relative_to(folder.resolve()):
         raise ModelError(f"refusing path {relative!r} outside the model folder", path=named_in)

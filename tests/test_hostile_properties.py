@@ -362,3 +362,117 @@ def test_any_chat_template(template):
         assert isinstance(render(template, [{"role": "user", "content": "hi"}]), str)
     except BenchError as e:
         one_line(e)
+
+
+# ---------------------------------------------------------------- GGUF key-value section
+def _gguf_string(b: bytes, claimed: int | None = None) -> bytes:
+    return struct.pack("<Q", len(b) if claimed is None else claimed) + b
+
+
+#: one GGUF value of a scalar type (0-7, 10-12), a string (8) or an array (9) whose element
+#: type, claimed length and body are each honest or hostile
+GGUF_SCALAR = st.sampled_from([0, 1, 2, 3, 4, 5, 6, 7, 10, 11, 12]).flatmap(
+    lambda t: st.binary(min_size=0, max_size=9).map(lambda b: struct.pack("<I", t) + b))
+GGUF_STR = st.builds(lambda b, c: struct.pack("<I", 8) + _gguf_string(b, c),
+                     st.binary(max_size=12), st.none() | st.integers(0, 2**64 - 1))
+GGUF_ARRAY = st.builds(
+    lambda et, n, body: struct.pack("<IIQ", 9, et, n) + body,
+    st.sampled_from([0, 4, 6, 8, 9, 12, 13, 2**32 - 1]),
+    st.integers(0, 6) | st.integers(0, 2**64 - 1) | st.sampled_from([2**61, 2**63 // 3]),
+    st.binary(max_size=48))
+GGUF_KV = st.builds(lambda key, claim, value: _gguf_string(key, claim) + value,
+                    st.sampled_from([b"general.architecture", b"llama.context_length",
+                                     b"tokenizer.ggml.tokens", b""]) | st.binary(max_size=8),
+                    st.none() | st.sampled_from([70000, 2**64 - 1]),
+                    GGUF_SCALAR | GGUF_STR | GGUF_ARRAY | st.binary(max_size=8))
+GGUF_WITH_KV = st.builds(
+    lambda n_kv, kvs, tail: b"GGUF" + struct.pack("<IQQ", 3, 0, n_kv) + b"".join(kvs) + tail,
+    st.integers(0, 4) | st.just(2**64 - 1), st.lists(GGUF_KV, max_size=4),
+    st.binary(max_size=16))
+
+
+@SETTINGS
+@given(content=GGUF_WITH_KV)
+def test_any_gguf_key_value_section(folder, content):
+    """Crafted key-value sections (array lengths and element types, string lengths,
+    nesting) give a resolved model or one ModelError line, bounded in time by the deadline."""
+    from harness.gguf_scan import scan
+    from harness.models import check_gguf_header, resolve
+    from harness.specs import ModelSpec
+
+    path = folder / "kv.gguf"
+    path.write_bytes(content)
+    spec = ModelSpec(id="m", format="gguf", source={"kind": "path", "path": str(path)})
+    for check in (lambda: check_gguf_header(path), lambda: scan(path),
+                  lambda: resolve(spec, folder)):
+        try:
+            check()
+        except BenchError as e:
+            one_line(e)
+
+
+# ---------------------------------------------------------------- genai_config.json
+NAMES = st.sampled_from(["past_key_values.%d.key", "past.%d", "%d", "%s", "x"]) | TEXT
+DECODER = shaped({
+    "filename": st.sampled_from(["model.onnx", "../model.onnx", "/etc/passwd", "", "nope.onnx"])
+    | TEXT,
+    "num_hidden_layers": NUMBER, "num_key_value_heads": NUMBER, "head_size": NUMBER,
+    "sliding_window": shaped({"window_size": NUMBER}) | NUMBER,
+    "session_options": st.dictionaries(TEXT, VALUES, max_size=3) | VALUES,
+    "inputs": shaped({"input_ids": TEXT, "past_key_names": NAMES, "past_value_names": NAMES}),
+    "outputs": shaped({"logits": TEXT, "present_key_names": NAMES,
+                       "present_value_names": NAMES})})
+GENAI = shaped({"model": shaped({"decoder": DECODER, "context_length": NUMBER,
+                                 "vocab_size": NUMBER,
+                                 "eos_token_id": NUMBER | st.lists(NUMBER, max_size=3)}),
+                "search": shaped({"past_present_share_buffer": VALUES,
+                                  "max_length": NUMBER})})
+
+
+@SETTINGS
+@given(cfg=GENAI, raw=st.none() | st.binary(max_size=40))
+def test_any_genai_config(folder, cfg, raw):
+    """Any genai_config.json gives the folder's facts or one ModelError line: the ONNX
+    backends' reader, the catalogue's folder check and the trained context."""
+    from harness.backends.onnx_common import load_onnx_model
+    from harness.models import check_onnx_folder, trained_context
+
+    model_dir = folder / "onnx"
+    model_dir.mkdir(exist_ok=True)
+    (model_dir / "model.onnx").write_bytes(b"not really onnx")
+    text = raw if raw is not None else json.dumps(cfg, allow_nan=True).encode("utf-8")
+    (model_dir / "genai_config.json").write_bytes(text)
+    for check in (lambda: load_onnx_model(model_dir), lambda: check_onnx_folder(model_dir)):
+        try:
+            check()
+        except BenchError as e:
+            one_line(e)
+    ctx = trained_context(model_dir, "onnx")
+    assert ctx is None or (isinstance(ctx, int) and ctx > 0)
+
+
+# ---------------------------------------------------------------- samples against summaries
+@SETTINGS
+@given(samples=st.lists(st.floats(allow_nan=True, allow_infinity=True) | st.integers(-10**20, 10**20)
+                        | TEXT | st.none(), max_size=6),
+       claim=NUMBER | TEXT | st.none(), which=st.integers(0, 5))
+def test_any_samples_against_their_summary(folder, samples, claim, which):
+    """A record whose samples or claimed summary are anything: read_record recomputes the
+    summary from the samples and either agrees or refuses the file in one line."""
+    from harness.records import read_record
+
+    doc = _good_record()
+    ms = doc["measurements"]
+    m = ms[which % len(ms)]
+    m["samples"] = samples
+    m.setdefault("summary", {})["median"] = claim
+    path = folder / "s.json"
+    path.write_text(json.dumps(doc, allow_nan=True), encoding="utf-8")
+    try:
+        rec = read_record(path)
+    except BenchError as e:
+        one_line(e)
+        return
+    # what was accepted is what the samples say
+    xs = rec.samples(m["metric"])
+    assert all(isinstance(x, float) and x == x and abs(x) != float("inf") for x in xs)

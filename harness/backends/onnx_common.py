@@ -8,6 +8,7 @@ Nothing here imports an inference library at module level.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,40 +67,85 @@ def load_onnx_model(folder: str | Path) -> OnnxModel:
     if not folder.is_dir():
         raise ModelError("ONNX model folder not found", path=folder)
     cfg = _read_json(folder / GENAI_CONFIG)
-    try:
-        model = cfg["model"]
-        dec = model["decoder"]
-        eos = model["eos_token_id"]
-        names = {
-            "input_ids": dec["inputs"].get("input_ids", "input_ids"),
-            "attention_mask": dec["inputs"].get("attention_mask", "attention_mask"),
-            "position_ids": dec["inputs"].get("position_ids", "position_ids"),
-            "past_key": dec["inputs"]["past_key_names"],
-            "past_value": dec["inputs"]["past_value_names"],
-            "logits": dec["outputs"].get("logits", "logits"),
-            "present_key": dec["outputs"]["present_key_names"],
-            "present_value": dec["outputs"]["present_value_names"],
-        }
-        info = OnnxModel(
-            folder=folder,
-            model_file=folder / dec.get("filename", "model.onnx"),
-            vocab_size=int(model["vocab_size"]),
-            eos_ids=frozenset(int(e) for e in (eos if isinstance(eos, list) else [eos])),
-            num_layers=int(dec["num_hidden_layers"]),
-            num_kv_heads=int(dec["num_key_value_heads"]),
-            head_size=int(dec["head_size"]),
-            context_length=int(model.get("context_length", 0)),
-            names=names,
-            share_buffer=bool(cfg.get("search", {}).get("past_present_share_buffer", False)),
-            window=int((dec.get("sliding_window") or {}).get("window_size", 0)),
-            session_options=dict(dec.get("session_options", {})),
-            prepared=read_prepared(folder),
-        )
-    except (KeyError, TypeError, ValueError) as e:
-        raise ModelError(f"{GENAI_CONFIG} lacks or mangles {e}", path=folder) from None
+    read = _Config(folder)
+    model = read.obj(cfg, "model")
+    dec = read.obj(model, "decoder", "model.")
+    inputs = read.obj(dec, "inputs", "model.decoder.")
+    outputs = read.obj(dec, "outputs", "model.decoder.")
+    eos = model.get("eos_token_id")
+    names = {
+        "input_ids": read.name(inputs, "input_ids", "input_ids"),
+        "attention_mask": read.name(inputs, "attention_mask", "attention_mask"),
+        "position_ids": read.name(inputs, "position_ids", "position_ids"),
+        "past_key": read.name(inputs, "past_key_names", per_layer=True),
+        "past_value": read.name(inputs, "past_value_names", per_layer=True),
+        "logits": read.name(outputs, "logits", "logits"),
+        "present_key": read.name(outputs, "present_key_names", per_layer=True),
+        "present_value": read.name(outputs, "present_value_names", per_layer=True),
+    }
+    filename = dec.get("filename", "model.onnx")
+    if not isinstance(filename, str) or not filename or Path(filename).is_absolute() \
+            or ".." in Path(filename).parts:
+        read.fail(f"model.decoder.filename {filename!r} is not a file name inside the folder")
+    search = cfg.get("search", {})
+    window = dec.get("sliding_window") or {}
+    options = dec.get("session_options", {})
+    if not isinstance(search, dict) or not isinstance(window, dict) \
+            or not isinstance(options, dict):
+        read.fail("search, model.decoder.sliding_window and session_options must be objects")
+    info = OnnxModel(
+        folder=folder,
+        model_file=folder / filename,
+        vocab_size=read.int(model.get("vocab_size"), "model.vocab_size", 1),
+        eos_ids=frozenset(read.int(e, "model.eos_token_id", 0)
+                          for e in (eos if isinstance(eos, list) else [eos])),
+        num_layers=read.int(dec.get("num_hidden_layers"), "model.decoder.num_hidden_layers", 1),
+        num_kv_heads=read.int(dec.get("num_key_value_heads"),
+                              "model.decoder.num_key_value_heads", 1),
+        head_size=read.int(dec.get("head_size"), "model.decoder.head_size", 1),
+        context_length=read.int(model.get("context_length", 0), "model.context_length", 0),
+        names=names,
+        share_buffer=search.get("past_present_share_buffer", False) is True,
+        window=read.int(window.get("window_size", 0), "sliding_window.window_size", 0),
+        session_options=options,
+        prepared=read_prepared(folder),
+    )
     if not info.model_file.is_file():
         raise ModelError(f"model file {info.model_file.name} is missing", path=folder)
     return info
+
+
+class _Config:
+    """Typed reads of genai_config.json; anything else is one ModelError naming the key."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def fail(self, what: str):
+        raise ModelError(f"{GENAI_CONFIG}: {what}", path=self.folder)
+
+    def obj(self, parent: dict, key: str, where: str = "") -> dict:
+        value = parent.get(key)
+        if not isinstance(value, dict):
+            self.fail(f"{where}{key} is missing or not an object")
+        return value
+
+    def int(self, value, what: str, least: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not math.isfinite(value) or value != int(value) or value < least \
+                or value > 2**62:
+            self.fail(f"{what} is {value!r}, not an integer >= {least}")
+        return int(value)
+
+    def name(self, parent: dict, key: str, default: str | None = None, *,
+             per_layer: bool = False) -> str:
+        value = parent.get(key, default)
+        ok = isinstance(value, str) and value and (
+            not per_layer or (value.count("%") == 1 and "%d" in value))
+        if not ok:
+            self.fail(f"{key} is {value!r}, not a tensor name"
+                      + (" with one %d for the layer" if per_layer else ""))
+        return value
 
 
 def apply_session_options(so, options: dict) -> None:
