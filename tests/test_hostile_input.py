@@ -265,6 +265,29 @@ def test_row9_non_ascii_file_name_simply_works(project):
     assert rec.ok and rec.model_id.isascii() and rec.model_id.startswith("x-")
 
 
+def test_row9_ascii_locale_with_a_non_ascii_path_and_korean_results(project):
+    """Under an ASCII locale (no UTF-8 mode, no locale coercion) a non-ASCII results
+    folder is written where asked and the table (with '±' and Korean) comes out as UTF-8,
+    not as a UnicodeEncodeError traceback."""
+    import shutil
+
+    (project / "tasks" / "data").mkdir(parents=True)
+    shutil.copy(ROOT / "tasks" / "mc_ko.yaml", project / "tasks")
+    shutil.copy(ROOT / "tasks" / "data" / "mc_ko.jsonl", project / "tasks" / "data")
+    out = project / "결과 폴더"
+    r = subprocess.run([sys.executable, "-m", "harness", "run", *BASE, "--no-speed",
+                        "--tasks", "mc_ko", "--limit", "3", "--out", os.fsencode(out)],
+                       capture_output=True, timeout=300,
+                       env={**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0",
+                            "PYTHONCOERCECLOCALE": "0", "PYTHONIOENCODING": ""})
+    assert r.returncode == 0, r.stderr.decode("utf-8", "replace")
+    assert b"Traceback" not in r.stderr
+    table = r.stdout.decode("utf-8")  # strict: what was printed is UTF-8
+    assert "| mc_ko |" in table and "±" in table
+    (run_dir,) = out.iterdir()
+    assert len(list((run_dir / "records").glob("*.json"))) == 1
+
+
 def test_row9_ids_of_odd_names_are_safe_and_distinct():
     from harness.models import adhoc_id
 

@@ -38,7 +38,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def utf8_stdout() -> None:
+    """Results (tables, CSV, JSON) are written as UTF-8 whatever the locale: under an
+    ASCII or Latin-1 locale a Korean task or a '±' would otherwise stop the run with a
+    traceback. Paths that came in undecodable go back out as the bytes they were."""
+    enc = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "")
+    if enc not in ("utf8", "utf8sig") and hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(encoding="utf-8", errors="surrogateescape")
+
+
 def main(argv: list[str] | None = None) -> int:
+    utf8_stdout()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
