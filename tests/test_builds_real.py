@@ -133,7 +133,7 @@ def llama_quantize() -> str | None:
 @pytest.mark.skipif(llama_quantize() is None, reason="no llama-quantize binary (set "
                     "LLAMA_QUANTIZE or put it on PATH; it must be built from the same "
                     "llama.cpp commit as llama-cpp-python)")
-@pytest.mark.parametrize("qtype", ["Q8_0", "Q4_K_M"])
+@pytest.mark.parametrize("qtype", ["Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "IQ4_NL", "Q3_K_M"])
 def test_byte_identical_to_llama_quantize(f16, tmp_path, monkeypatch, qtype):
     from harness import api
 
