@@ -236,6 +236,9 @@ _ENTRIES = [
        why_not_gated="the numerator of token_perplexity, which is gated"),
     _m("window_tokens", "tokens", False, "tokens scored in one window", aggregate="ratio",
        why_not_gated=_INPUT),
+    _m("window_document", "index", False, "the document (0, 1, ... in task order) a "
+       "window was cut from; recorded when the task has several", aggregate="ratio",
+       why_not_gated=_INPUT),
     _m("perplexity", "", False, "token perplexity of a text (a verdict budget: the task's "
        "token_perplexity)", source="token_perplexity", aggregate="ratio", title="perplexity"),
     # ---- reliability
