@@ -6,7 +6,8 @@ others and the Bound they return).
   (a topic spans several), so the standard error never treats them as such:
   * with MIN_DOCUMENTS (10) or more documents named by the record (window_document): the
     jackknife over documents (documents independent; windows within one may correlate
-    freely);
+    freely), Student t with fewer degrees of freedom than documents - 1 when they differ
+    in size or are heavy-tailed (unit_df);
   * with 2-9 named documents: no bound (each document has its own level, and so few
     cannot show how much levels vary);
   * for one text (or a record that names no documents): batch means of consecutive
@@ -60,7 +61,8 @@ def _series_se(num: Sequence[float], den: Sequence[float],
         if d >= MIN_DOCUMENTS:
             sums = [np.bincount(ids, weights=v) for v in (num, den)]
             se = jackknife_se(sums[0], sums[1])
-            return r, se, d - 1.0, f"SE over {d} documents"
+            df = unit_df(sums[0], sums[1])
+            return r, se, df, f"SE over {d} documents ({df:.1f} degrees of freedom)"
         if d > 1:
             return r, None, 0.0, (f"{d} documents cannot give a standard error: each has "
                                   f"its own level, so the documents are the unit (needs "
@@ -118,6 +120,22 @@ def jackknife_se(num, den) -> float:
     g = num.size
     loo = (num.sum() - num) / (den.sum() - den)
     return float(math.sqrt((g - 1) / g * float(np.sum((loo - loo.mean()) ** 2))))
+
+
+def unit_df(num, den) -> float:
+    """Degrees of freedom of the SE over g units (documents), at most g - 1: fewer when
+    the units differ in size (the effective count of units by their tokens, Kish) or their
+    residuals are heavy-tailed (2 / (2 / (g - 1) + excess kurtosis / g)): a few large or
+    far-off documents carry the variance then."""
+    import numpy as np
+
+    num, den = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
+    g = num.size
+    kish = float(den.sum() ** 2 / np.sum(den ** 2))
+    e = num - num.sum() / den.sum() * den
+    m2 = float(np.mean(e ** 2))
+    excess = max(float(np.mean(e ** 4)) / m2 ** 2 - 3.0, 0.0) if m2 > 0 else 0.0
+    return max(1.0, min(g - 1.0, kish - 1.0, 2.0 / (2.0 / (g - 1) + excess / g)))
 
 
 def _batch_length(rho: float, n: int) -> int:
