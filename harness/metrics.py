@@ -90,10 +90,11 @@ MS, S, TPS, MB, FRACTION, PPL, NATS = "ms", "s", "tokens/s", "MB", "fraction", "
 #: built-in gate layer by unit (for metrics this registry does not know, and under each
 #: entry's own rule): 0/1 samples compare means, one point absolute; memory gets a
 #: tolerance (VmHWM moves by a few MB between identical runs); perplexities are one number
+#: (1% tolerance), except token_perplexity over the same windows: paired, 1% threshold
 UNIT_RULES: dict[str, dict] = {
     FRACTION: {"center": "mean", "threshold": 0.0, "abs_threshold": 0.01},
     MB: {"tolerance": 0.05, "abs_tolerance": 8.0},
-    PPL: {"tolerance": 0.01},
+    PPL: {"tolerance": 0.01, "threshold": 0.01},
     "bits/byte": {"tolerance": 0.01},
 }
 #: units of quantities that cannot be negative, for metrics not in the registry
@@ -235,6 +236,9 @@ _ENTRIES = [
        aggregate="ratio",
        why_not_gated="the numerator of token_perplexity, which is gated"),
     _m("window_tokens", "tokens", False, "tokens scored in one window", aggregate="ratio",
+       why_not_gated=_INPUT),
+    _m("window_document", "document", False, "the document (0, 1, ... in task order) a "
+       "window was cut from; recorded when the task has several", aggregate="ratio",
        why_not_gated=_INPUT),
     _m("perplexity", "", False, "token perplexity of a text (a verdict budget: the task's "
        "token_perplexity)", source="token_perplexity", aggregate="ratio", title="perplexity"),

@@ -12,16 +12,21 @@ The statistics are in harness.measure.bounds and harness.measure.soak:
                                       bound (5+ repetitions, else NOT MEASURED); it covers
                                       the run's pooled repetitions, warm-up drift included
   load_s                              one reading per worker: single reading, no bound
-  itl_p50_ms, itl_p90_ms, itl_p99_ms  percentile of the pooled gaps; Woodruff's bound with
-                                      a standard error from a bootstrap over whole
-                                      repetitions (10+ repetitions, else NOT MEASURED)
+  itl_p50_ms, itl_p90_ms, itl_p99_ms  percentile of the pooled gaps; Woodruff's bound on a
+                                      Clopper-Pearson bound with the effective size of
+                                      the gaps from the variance between repetitions
+                                      (29+ repetitions, so that a slow mode in 1 of 10 is
+                                      seen, else NOT MEASURED)
   peak_rss_mb                         the largest peak over every worker of the model and
                                       backend: single readings, no bound
   acc, acc_norm                       share of correct items; exact Clopper-Pearson bound
                                       (a budget's `limit`: judged on that many items;
                                       fewer is NOT MEASURED)
   perplexity                          token perplexity exp(sum nll / sum tokens); bound
-                                      from the ratio estimator's delta-method SE
+                                      from the ratio estimator's SE over documents (10+),
+                                      else over batches of consecutive windows sized for
+                                      their autocorrelation (too correlated, or 2-9
+                                      documents: NOT MEASURED)
   determinism                         1 if every prompt repeated exactly within and across
                                       two worker processes, else 0: single reading
   rss_slope_mb_per_min                Theil-Sen slope of the soak's RSS with Sen's bound;
@@ -49,7 +54,7 @@ from pathlib import Path
 
 from harness import metrics, numbers
 from harness.markdown import table
-from harness.measure import bounds
+from harness.measure import bounds, windows
 from harness.measure.bounds import Bound
 from harness.measure.soak import slope_bound
 from harness.records import Record, now_iso, verdicts
@@ -117,8 +122,10 @@ def _bound(records, b: Budget, device: DeviceProfile, side: str) -> Bound | None
                              f"the floor is judged on {b.limit} items; this record scored "
                              f"{items} (a --limit below the budget's)")
             if b.metric == "perplexity":
-                found = bounds.perplexity_bound(r.samples("window_nll"),
-                                                r.samples("window_tokens"), side)
+                found = windows.perplexity_bound(r.samples("window_nll"),
+                                                r.samples("window_tokens"), side,
+                                                documents=r.samples("window_document")
+                                                or None)
                 if found is None and r.samples("token_perplexity"):
                     found = bounds.single(r.samples("token_perplexity")[0],
                                           f"token perplexity, {bounds.SINGLE}")

@@ -152,6 +152,8 @@ def test_several_documents_add_up(tmp_path):
                               items=[{"text": "one two"}, {"text": "three four five"}]))
     assert out["text_words"] == (5.0,) and out["text_bytes"] == (22.0,)
     assert sum(out["window_tokens"]) == 6 + 14
+    # each window names its document, so the verdict's bound can treat documents as units
+    assert out["window_document"] == (0.0,) * 2 + (1.0,) * 4
 
 
 # ---------------------------------------------------------------- multiple choice

@@ -81,8 +81,13 @@ def prepare(model: str, precision: str = DEFAULT_PRECISION, *, models_file: str 
 
 
 # ------------------------------------------------------------------ verify
+#: speed repetitions of a verify: an ITL percentile's bound needs 29 (a slow mode in 1 of
+#: 10 repetitions then shows with 95% probability; harness.measure.bounds), a median's 5
+VERIFY_REPS = 30
+
+
 def verify_request(device: str, *, model: str | None = None,
-                   backends: Iterable[str] = ("llama_cpp",), reps: int = 10,
+                   backends: Iterable[str] = ("llama_cpp",), reps: int = VERIFY_REPS,
                    soak_seconds: float = 240.0, limit: int | None = None,
                    data_dir: str | None = None, precision: str = DEFAULT_PRECISION,
                    timeout: float = 600.0, models_file: str | None = None,

@@ -27,7 +27,9 @@ def register(sub) -> None:
                    "(default: the catalogue's default)")
     p.add_argument("--backend", "-b", action="append", metavar="NAME",
                    help="backend(s) to verify (default: llama_cpp)")
-    p.add_argument("--reps", "-r", type=int, default=10, help="speed repetitions (default 10)")
+    p.add_argument("--reps", "-r", type=int, default=30,
+                   help="speed repetitions (default 30: an ITL percentile budget's bound "
+                        "needs 29, a median's 5; fewer is NOT MEASURED)")
     p.add_argument("--soak-seconds", type=float, default=240.0,
                    help="length of the soak run; 0 skips it (default 240: a 5 MB/min "
                         "budget needs 192 s, see harness/measure/soak.py)")

@@ -5,7 +5,8 @@ Runs are matched by Record.key: model id, backend, device profile, task name and
 version or ignored param is reported on the run, not a mismatch. Every metric of a matched
 pair is decided by harness.gate.stats with its rule from harness.gate.config and its
 direction from the metric registry (harness.metrics; the record's own higher_is_better
-for a metric the registry does not know).
+for a metric the registry does not know). token_perplexity of two runs that scored the
+same windows is decided by the paired ratio of their perplexities (paired_perplexity).
 
 Report.exit_code is 1 when a metric regressed or a current run failed whose baseline ran,
 or (strict) when anything could not be decided: runs or metrics on one side only, failed
@@ -22,8 +23,8 @@ from pathlib import Path
 
 from harness import metrics
 from harness.errors import DataError
-from harness.gate.stats import (IMPROVED, OK, REGRESSION, UNDECIDABLE, UNDECIDED, compare,
-                                floor_p, holm, repetitions_needed)
+from harness.gate.stats import (IMPROVED, OK, REGRESSION, UNDECIDABLE, UNDECIDED, Outcome,
+                                compare, floor_p, holm, repetitions_needed)
 from harness.records import Record, options_text, shown_param
 
 RUN_FAILED = "run failed"
@@ -192,13 +193,72 @@ def metric_rows(b: Record, c: Record, config) -> list[dict]:
             where = "baseline" if mb is None else "current"
             rows.append({**row, "decision": MISSING, "reason": f"not in the {where} run"})
             continue
+        rule = config.rule(name, row["unit"], c.device, c.task_name)
+        paired, why_not = (paired_perplexity(b, c, rule, config)
+                           if name == PAIRED_PERPLEXITY else (None, None))
+        if paired is not None:
+            rows.append({**row, **paired.to_dict()})
+            continue
         (sb, why_b), (sc, why_c) = gated_samples(b, name), gated_samples(c, name)
-        outcome = compare(sb, sc, higher, config.rule(name, row["unit"], c.device, c.task_name),
-                          alpha=config.alpha, confidence=config.confidence).to_dict()
+        why_b = why_b or why_not
+        outcome = compare(sb, sc, higher, rule, alpha=config.alpha,
+                          confidence=config.confidence).to_dict()
         if why_b or why_c:
             outcome["reason"] = f"{outcome['reason']} ({why_c or why_b})"
         rows.append({**row, **outcome})
     return rows
+
+
+#: decided by the paired ratio of the two runs' perplexities over the same windows
+PAIRED_PERPLEXITY = "token_perplexity"
+
+
+def paired_perplexity(b: Record, c: Record, rule, config
+                      ) -> tuple[Outcome | None, str | None]:
+    """token_perplexity of two runs that scored the same windows (equal window_tokens):
+    the paired ratio ppl(current) / ppl(baseline) from the per-window NLL differences
+    (harness.measure.windows.perplexity_ratio), a regression when it is worse beyond the
+    rule's threshold and its one-sided p < alpha. (None, why) when the unpaired rule (the
+    1% tolerance) decides instead: the windows differ or were not recorded, the ratio has
+    no standard error (too few windows or documents), or the config asks for tolerance."""
+    tokens = b.samples("window_tokens")
+    if not rule.gate or rule.rule == "tolerance":
+        return None, None
+    if not tokens or tokens != c.samples("window_tokens"):
+        return None, "not paired: the runs scored different windows"
+    from harness.measure.windows import perplexity_ratio
+
+    docs = c.samples("window_document") or None
+    args = (b.samples("window_nll"), c.samples("window_nll"), tokens)
+    found, p = perplexity_ratio(*args, documents=docs)
+    if found is None:
+        return None, "not paired: the runs' windows do not match"
+    if p is None:
+        return None, f"not paired: {found.reason}"
+    n = len(tokens)
+    common = dict(n_baseline=n, n_current=n, baseline=_first(b), current=_first(c),
+                  change=found.value - 1.0, rule="paired windows")
+    side = (1.0 + config.confidence) / 2.0
+    low, _ = perplexity_ratio(*args, side="lower", level=side, documents=docs)
+    high, _ = perplexity_ratio(*args, side="upper", level=side, documents=docs)
+    interval = (low.bound - 1.0, high.bound - 1.0)
+    limit = f"threshold {rule.threshold:.1%}"
+    change, p_good = found.value - 1.0, 1.0 - p
+    if change > rule.threshold and p < config.alpha:
+        decision, reason = REGRESSION, f"worse beyond {limit}, paired p < {config.alpha:g}"
+    elif change > rule.threshold:
+        decision, reason = OK, f"worse beyond {limit} but not significant (paired)"
+    elif -change > rule.threshold and p_good < config.alpha:
+        decision, reason = IMPROVED, f"better beyond {limit}, paired p < {config.alpha:g}"
+    else:
+        decision, reason = OK, f"within {limit} (paired over {n} windows)"
+    return Outcome(interval=interval, p=min(p, p_good), decision=decision, reason=reason,
+                   p_worse=p, **common), None
+
+
+def _first(r: Record) -> float | None:
+    v = r.samples(PAIRED_PERPLEXITY)
+    return float(v[0]) if v else None
 
 
 def gated_samples(r: Record, name: str) -> tuple[tuple[float, ...], str | None]:

@@ -26,7 +26,9 @@ Metrics (sum_lp = summed log-probability of the scored tokens, natural log):
 (words and bytes summed over documents, as lm-evaluation-harness's weighted perplexity).
 Word and byte metrics need every token scored, so they are reported in rolling mode only
 and only when `limit` did not cut the windows. Raw per-window samples window_nll (nats)
-and window_tokens, and the counts text_words / text_bytes, let anyone recompute them.
+and window_tokens, and the counts text_words / text_bytes, let anyone recompute them;
+window_document (the item each window came from, when there are several) lets the
+verdict's bound treat documents, not windows, as independent.
 `limit` caps the number of windows (like llama-perplexity --chunks).
 """
 
@@ -92,21 +94,24 @@ def run(backend: Backend, *, task: dict, items: list, on_repetition: Progress = 
     mode, n_ctx = task.get("mode", "rolling"), int(task["context_tokens"])
     bos = bos_ids(backend)
     windows: list[ScoreRequest] = []
-    for item in items:
+    documents: list[int] = []  # the item each window was cut from
+    for number, item in enumerate(items):
         ids = backend.tokenize(item["text"], add_special=False)
         if mode == "rolling":
-            windows += rolling_windows(ids, bos, n_ctx, task.get("stride"))
+            doc = rolling_windows(ids, bos, n_ctx, task.get("stride"))
         elif mode == "llama_cpp":
             doc = llama_cpp_windows(ids, bos, n_ctx, task.get("scored_from"))
             if not doc:
                 raise ValueError(f"a text of {len(ids) + len(bos)} tokens is shorter than "
                                  f"one chunk of context_tokens={n_ctx}")
-            windows += doc
         else:
             raise ValueError(f"unknown perplexity mode {mode!r} (rolling, llama_cpp)")
+        windows += doc
+        documents += [number] * len(doc)
     limit = task.get("limit")
     complete = limit is None or limit >= len(windows)
     windows = windows[:limit] if limit else windows
+    documents = documents[: len(windows)]
     if not windows:
         raise ValueError("the text is too short to score a single token")
 
@@ -118,13 +123,17 @@ def run(backend: Backend, *, task: dict, items: list, on_repetition: Progress = 
         if on_repetition:
             on_repetition(done)
     return measurements(nll, [len(w.continuation) for w in windows],
-                        [it["text"] for it in items] if mode == "rolling" and complete else None)
+                        [it["text"] for it in items] if mode == "rolling" and complete else None,
+                        documents)
 
 
 def measurements(window_nll: list[float], window_tokens: list[int],
-                 texts: list[str] | None) -> list[Measurement]:
+                 texts: list[str] | None, documents: list[int] | None = None
+                 ) -> list[Measurement]:
     """The metrics from per-window NLL and token counts; word/byte metrics when `texts`
-    (every document, every token scored) are given."""
+    (every document, every token scored) are given; window_document when the windows
+    come from more than one document (the verdict's bound then treats documents as the
+    unit: harness.measure.bounds.perplexity_bound)."""
     total, n_tok = sum(window_nll), sum(window_tokens)
     out = [Measurement.of("token_perplexity", (math.exp(total / n_tok),))]
     if texts is not None:
@@ -139,4 +148,6 @@ def measurements(window_nll: list[float], window_tokens: list[int],
         ]
     out += [Measurement.of("window_nll", tuple(window_nll)),
             Measurement.of("window_tokens", tuple(float(t) for t in window_tokens))]
+    if documents and len(set(documents)) > 1:
+        out.append(Measurement.of("window_document", tuple(float(d) for d in documents)))
     return out
