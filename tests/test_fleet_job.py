@@ -178,7 +178,7 @@ def test_cli_join_public_head_is_one_line_exit_2(project):
 def test_fleet_resume_skips_only_records_that_are_really_theirs(with_tasks, tmp_path):
     """`fleet run --resume` checks the records it finds against the device's plan, as a
     local --resume does: a record copied over another item's file is measured again."""
-    from harness.fleet.ray_engine import Fleet, _plan
+    from harness.fleet.ray_engine import Fleet, device_plan
 
     req = request(gens=(4, 8))
     out = tmp_path / "out"
@@ -188,7 +188,7 @@ def test_fleet_resume_skips_only_records_that_are_really_theirs(with_tasks, tmp_
     assert len(speed) == 2
     shutil.copyfile(speed[0], speed[1])  # the g4 record now also sits under g8's name
     fleet = Fleet({"tiny": req}, out, log=(logs := []).append)
-    fleet.plans = {"tiny": _plan(req)}
+    fleet.plans = {"tiny": device_plan(req)}
     state = {"run_id": res.run_dir.name, "run_dirs": [res.run_dir.name],
              "skip": [p.stem for p in records]}
     kept = fleet._verified("tiny", state)

@@ -127,7 +127,7 @@ class Fleet:
         for i, d in enumerate(self.devices):
             req = self.requests[d]
             shard = {"index": i, "count": len(self.devices)} if self.shard else None
-            self.plans[d] = _plan(req, shard)
+            self.plans[d] = device_plan(req, shard)
             state = self.resume.get(d, {})
             skip = self._verified(d, state) if state else ()
             doc, sources = jobs.build(req, kind=self.kind, skip=skip,
@@ -353,7 +353,7 @@ def _coordinator_manifest(text: str, plan) -> str:
     return to_json(data)
 
 
-def _plan(request, shard: dict | None = None):
+def device_plan(request, shard: dict | None = None):
     """The device's plan as the device will make it (its shard's slice, if sharded)."""
     from harness.engine.plan import from_request
 
