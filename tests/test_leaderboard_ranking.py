@@ -160,20 +160,31 @@ def test_quality_floor_missed_or_unmeasured_is_not_ranked():
     assert no_floor["quality_floors"] == [] and no_floor["rank"] == 1
 
 
-def test_perplexity_headline_has_a_delta_method_standard_error():
+def _perplexity_row(nll, tok):
     q = quality(task="prose_en").to_dict()
     q["task"]["kind"] = "perplexity"
-    nll, tok = (300.0, 320.0, 290.0, 310.0), (100.0, 100.0, 100.0, 100.0)
     q["measurements"] = [Measurement("token_perplexity", "", False, (21.5,)).to_dict(),
-                         Measurement("window_nll", "nats", False, nll).to_dict(),
-                         Measurement("window_tokens", "tokens", False, tok).to_dict()]
+                         Measurement("window_nll", "nats", False, tuple(nll)).to_dict(),
+                         Measurement("window_tokens", "tokens", False, tuple(tok)).to_dict()]
     (row,) = build([speed(device=HOST), Record(q)])["rows"]
     (entry,) = row["quality"]
-    from harness.measure.bounds import ratio_se
+    return entry
 
-    r, se = ratio_se(nll, tok)
+
+def test_perplexity_headline_standard_error_is_the_bounds_own():
+    """The leaderboard's perplexity SE is the verdict bound's (over batches of consecutive
+    windows), not the independent-windows delta method; too few windows: none."""
+    from harness.measure.windows import log_perplexity_se
+
+    entry = _perplexity_row((300.0, 320.0, 290.0, 310.0), (100.0,) * 4)
     assert entry["headline"]["metric"] == "token_perplexity" and entry["n"] is None
-    assert entry["headline"]["se"] == pytest.approx(math.exp(r) * se)
+    assert entry["headline"]["se"] is None  # 4 windows give no standard error
+    nll = [300.0 + 17.0 * ((7 * i) % 11 - 5) for i in range(40)]
+    tok = [100.0] * 40
+    entry = _perplexity_row(nll, tok)
+    se = log_perplexity_se(nll, tok)
+    assert se is not None
+    assert entry["headline"]["se"] == pytest.approx(math.exp(sum(nll) / sum(tok)) * se)
     assert entry["headline"]["higher_is_better"] is False
 
 

@@ -170,13 +170,12 @@ def quality_entry(r: Record) -> dict:
 def _se(r: Record, metric: str) -> float | None:
     if metric != "token_perplexity":
         return as_num(r.stat(metric, "sem")) if len(r.samples(metric)) > 1 else None
-    nll, tok = r.samples("window_nll"), r.samples("window_tokens")
-    if len(nll) < 2 or len(nll) != len(tok) or sum(tok) <= 0:
-        return None
-    from harness.measure.bounds import ratio_se
+    from harness.measure.windows import log_perplexity_se
 
-    log_ppl, se = ratio_se(nll, tok)
-    return as_num(math.exp(log_ppl) * se)
+    nll, tok = r.samples("window_nll"), r.samples("window_tokens")
+    se = log_perplexity_se(nll, tok, r.samples("window_document") or None)
+    # the delta method: SE of perplexity = perplexity x SE of its log
+    return None if se is None else as_num(math.exp(sum(nll) / sum(tok)) * se)
 
 
 # ------------------------------------------------------------------ floors

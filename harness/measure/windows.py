@@ -114,6 +114,17 @@ def _series_se(num: Sequence[float], den: Sequence[float],
                             f"up to {up:.2f})")
 
 
+def log_perplexity_se(window_nll: Sequence[float], window_tokens: Sequence[float],
+                      documents: Sequence[float] | None = None,
+                      level: float = LEVEL) -> float | None:
+    """The standard error of log token perplexity the bound uses (over documents, or over
+    batches of consecutive windows), or None when the windows cannot give one."""
+    nll, tok = finite(window_nll), finite(window_tokens)
+    if not nll or len(nll) != len(tok) or sum(tok) <= 0:
+        return None
+    return _series_se(nll, tok, documents, level)[1]
+
+
 def jackknife_se(num, den) -> float:
     """The delete-one jackknife standard error of sum(num) / sum(den) over units (documents
     or batches): in small samples it is wider than the delta method's, which PASSed 6%
