@@ -83,16 +83,36 @@ def device_sized_to_the_test(folder: Path) -> str:
 
 
 def harness(model: str, threads: int, reps: int, fa: str, out: Path, figure: str,
-            device: str = "host") -> float:
-    """Median tokens/s of one figure from one harness run (one worker, llama_cpp)."""
+            device: str = "host"):
+    """The record of one figure's harness run (one worker, llama_cpp)."""
     from harness import api
 
     p, g, d = SHAPES[figure][1]
     request = api.RunRequest(models=(model,), backends=("llama_cpp",), threads=(threads,),
                              prompts=(p,), gens=(g,), depths=(d,), reps=reps, warmup=1,
                              tasks=(), options={"flash_attn": fa}, device=device)
-    metric = "prefill_tps" if figure.startswith("pp") else "decode_tps"
-    return harness_record(request, out).stat(metric)
+    return harness_record(request, out)
+
+
+def metric_of(figure: str) -> str:
+    return "prefill_tps" if figure.startswith("pp") else "decode_tps"
+
+
+def calibration_summary(records) -> str:
+    """What the calibration kernel recorded around the harness's items: its time before
+    the item, the drift after/before - 1 and how many items it marked unstable."""
+    import numpy as np
+
+    cals = [(r.conditions or {}).get("calibration") or {} for r in records]
+    drift = np.array([c["drift"] for c in cals if isinstance(c.get("drift"), (int, float))])
+    before = [c["before_ms"] for c in cals if isinstance(c.get("before_ms"), (int, float))]
+    if not drift.size:
+        return "calibration: not recorded"
+    unstable = sum(1 for r in records if (r.conditions or {}).get("state") == "unstable")
+    return (f"calibration kernel over {drift.size} harness items: before {np.median(before):.2f} "
+            f"ms (median; {min(before):.2f}-{max(before):.2f}), drift median "
+            f"{np.median(drift):+.1%}, |drift| p90 {np.percentile(abs(drift), 90):.1%}, max "
+            f"{abs(drift).max():.1%}; {unstable} item(s) marked unstable")
 
 
 def main() -> int:
@@ -121,6 +141,7 @@ def main() -> int:
     print(f"load average before: {os.getloadavg()}", file=sys.stderr)
     figures = [f for f in FIGURES if f in args.figures]
     rows = {f: {"harness": [], "llama-bench": [], "ratio": []} for f in figures}
+    records = []
     with tempfile.TemporaryDirectory() as tmp:
         device = device_sized_to_the_test(Path(tmp)) if args.context == "test" else "host"
         for r in range(args.rounds):
@@ -130,10 +151,14 @@ def main() -> int:
                 order = ["llama-bench", "harness"] if r % 2 == 0 else ["harness", "llama-bench"]
                 got = {}
                 for who in order:
-                    got[who] = (llama_bench(args.llama_bench, path, args.threads, args.reps,
-                                            args.flash_attn, f) if who == "llama-bench"
-                                else harness(args.model or spec.id, args.threads, args.reps,
-                                             args.flash_attn, Path(tmp), f, device))
+                    if who == "llama-bench":
+                        got[who] = llama_bench(args.llama_bench, path, args.threads,
+                                               args.reps, args.flash_attn, f)
+                    else:
+                        rec = harness(args.model or spec.id, args.threads, args.reps,
+                                      args.flash_attn, Path(tmp), f, device)
+                        records.append(rec)
+                        got[who] = rec.stat(metric_of(f))
                 rows[f]["harness"].append(got["harness"])
                 rows[f]["llama-bench"].append(got["llama-bench"])
                 rows[f]["ratio"].append(got["harness"] / got["llama-bench"])
@@ -154,6 +179,7 @@ def main() -> int:
         print(f"| {f} | {statistics.median(rows[f]['harness']):.1f} | "
               f"{statistics.median(rows[f]['llama-bench']):.1f} | {ratio:.3f} | "
               f"{lo:.3f}-{hi:.3f} | >= {TARGET} | {'yes' if met else 'NO'} |")
+    print("\n" + calibration_summary(records))
     print("\n" + json.dumps(rows))
     return 0 if ok else 1
 
