@@ -2,6 +2,9 @@
 
     .venv/bin/python -m benchmarks.simulate_verdicts [--trials 2000] [--only speed,itl,...]
 
+(--only soak: the soak table of benchmarks/simulate_soak.py; soak-old: the earlier
+independent-readings soak rows.)
+
 Every bound of harness.measure.bounds / harness.measure.soak is fed seeded synthetic
 data whose true value is known, with the budget set to exactly that value: the PASS rate
 is then the bound's real one-sided error rate (nominal 5%). "5% better" puts the true
@@ -178,7 +181,12 @@ def main(argv=None) -> None:
         for n in (10, 40):
             print(f"| perplexity ratio estimator, topic variation | {n} windows | "
                   f"{rate_perplexity(tr, n):.1%} | {rate_perplexity(tr, n, 0.05):.1%} |")
-    if "soak" in only:
+    if "soak" in only:  # autocorrelated series, sawtooth, step: benchmarks/simulate_soak.py
+        from benchmarks import simulate_soak
+
+        print()
+        print("\n".join(simulate_soak.rows(tr)))
+    if "soak-old" in only:
         t = max(200, tr // 4)
         p, _ = rate_soak(t, 4.0, 5.0, "line")
         p5, _ = rate_soak(t, 4.0, 4.75, "line")
