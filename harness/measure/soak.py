@@ -97,20 +97,29 @@ def theil_sen(ts: Sequence[float], ys: Sequence[float], level: float = LEVEL
     return float(res[0]), float(res[2]), float(res[3])
 
 
-def sen_upper(ts: Sequence[float], ys: Sequence[float], z: float) -> tuple[float, float]:
-    """(Theil-Sen slope, upper bound) per minute: the pairwise slope at rank
-    (N + z * sd(Kendall's S)) / 2 of N; infinite when that rank is past the largest."""
+def pairwise_slopes(ts: Sequence[float], ys: Sequence[float]):
+    """The sorted slopes (per minute) of every pair of readings with distinct times."""
     import numpy as np
 
     t = np.asarray(ts, dtype=float) / 60.0
     y = np.asarray(ys, dtype=float)
-    n = t.size
     slopes = []
-    for lag in range(1, n):
+    for lag in range(1, t.size):
         dx = t[lag:] - t[:-lag]
         ok = dx > 0
         slopes.append((y[lag:] - y[:-lag])[ok] / dx[ok])
-    s = np.sort(np.concatenate(slopes)) if slopes else np.empty(0)
+    return np.sort(np.concatenate(slopes)) if slopes else np.empty(0)
+
+
+def sen_upper(ts: Sequence[float], ys: Sequence[float], z: float, slopes=None
+              ) -> tuple[float, float]:
+    """(Theil-Sen slope, upper bound) per minute: the pairwise slope at rank
+    (N + z * sd(Kendall's S)) / 2 of N; infinite when that rank is past the largest.
+    `slopes`: pairwise_slopes(ts, ys) when already computed."""
+    import numpy as np
+
+    s = pairwise_slopes(ts, ys) if slopes is None else slopes
+    n = len(ts)
     if s.size == 0:
         return 0.0, math.nan
     sd = math.sqrt(n * (n - 1) * (2 * n + 5) / 18.0)
@@ -243,7 +252,8 @@ def slope_bound(ts: Sequence[float], rss: Sequence[float], budget: float | None 
     if len(t) < MIN_POINTS:
         return Bound(None, None, method, level, len(t), "upper",
                      f"{len(t)} readings after warm-up (needs {MIN_POINTS})")
-    slope = sen_upper(t, y, 0.0)[0]
+    slopes = pairwise_slopes(t, y)
+    slope = sen_upper(t, y, 0.0, slopes)[0]
     notes = []
     peaks = cycles(t, y)
     if peaks:
@@ -273,14 +283,15 @@ def slope_bound(ts: Sequence[float], rss: Sequence[float], budget: float | None 
         r, share = effective_share(rho, len(t))
         n_eff = len(t) * share
         if n_eff < MIN_EFFECTIVE:
-            want = max(length * MIN_EFFECTIVE / max(n_eff, 1e-9), length + 1)
+            want = max(length * MIN_EFFECTIVE / max(n_eff, 1e-9), length + 1,
+                       min_duration_s(budget) if budget else 0.0)
             return Bound(slope, None, method, level, len(t), "upper",
                          f"the readings are autocorrelated (lag-1 r = {rho:.2f}): {len(t)} "
                          f"count as {n_eff:.1f} independent ones (needs {MIN_EFFECTIVE:g}); "
                          + (needed(want, budget) if budget else
                             f"a soak of {want / 60:.1f} min is needed"))
         z = float(student.ppf(level, max(n_eff - 2.0, 1.0))) / math.sqrt(share)
-        upper = sen_upper(t, y, z)[1]
+        upper = sen_upper(t, y, z, slopes)[1]
         if not math.isfinite(upper):
             return Bound(slope, None, method, level, len(t), "upper",
                          f"the readings are autocorrelated (lag-1 r = {rho:.2f}): no pairwise "
