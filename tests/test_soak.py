@@ -100,3 +100,32 @@ def test_verify_plans_the_soak_from_the_budget_and_warns_when_told_shorter(proje
                "min (192 s) is needed to decide 5 MB/min" in n for n in plan.notes)
     plan = api.plan(api.verify_request("soaky", backends=("fake",), reps=5))
     assert not any("cannot decide" in n for n in plan.notes)
+
+
+def _soak_record(t, y, duration_s):
+    from harness.measure.environment import environment
+    from harness.records import Measurement, make_record
+
+    return make_record(kind="soak", run_id="r", seq=0, started_at="t",
+                       model={"id": "m", "format": "gguf", "sha256": None, "size_bytes": 1},
+                       backend={"name": "llama_cpp"}, device={"name": "d"},
+                       task={"name": "soak", "version": 1, "kind": "soak"},
+                       params={"duration_s": duration_s, "prompt_tokens": 64,
+                               "gen_tokens": 64}, env=environment(),
+                       measurements=[Measurement.of("soak_t_s", t),
+                                     Measurement.of("soak_rss_mb", y)])
+
+
+def test_verdict_does_not_pass_an_ar09_leak_at_the_budget_that_plain_sen_passed():
+    from harness.specs import Budget, DeviceProfile
+    from harness.verdict import check_budget
+
+    dev = DeviceProfile(name="d", threads=2, budgets=[Budget(metric="rss_slope_mb_per_min",
+                                                             max=5.0)])
+    t, y = sim.ar_series(np.random.default_rng(2), 4.0, 5.0, 0.9)
+    assert _old_sen_passes(t, y)
+    row = check_budget([_soak_record(t, y, 240.0)], dev.budgets[0], dev)
+    assert row["status"] == "fail" and "taken as 0.90: 288 readings count as 16" in row["detail"]
+    t, y = sim.ar_series(np.random.default_rng(6), 4.0, 5.0, 0.9)
+    row = check_budget([_soak_record(t, y, 240.0)], dev.budgets[0], dev)
+    assert row["status"] == "not_measured" and "is needed to decide 5 MB/min" in row["detail"]

@@ -184,7 +184,9 @@ class ReliabilityScenario(Scenario):
         return SOAK_TASK["name"]
 
     def describe(self, job) -> str:
-        return "reliability: " + ", ".join(self.key(it) for it in job.items)
+        return "reliability: " + ", ".join(
+            self.key(it) + (f" {it.duration_s:g} s" if isinstance(it, SoakItem) else "")
+            for it in job.items)
 
     def params(self, item: Item) -> dict:
         if isinstance(item, DeterminismItem):
