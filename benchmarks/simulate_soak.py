@@ -11,6 +11,8 @@ to the real harness.measure.soak.slope_bound with a 5 MB/min budget:
   of the next one's);
 - sawtooth: climbs 0.55 MB a reading from 209 MB and drops back every 56 readings (42 s),
   with the leak added to every reading, so its peaks rise at the leak rate;
+- staircase: the leak as +8 MB steps (every 96 s at 5 MB/min, random phase), noise
+  0.3 MB: growth that never comes back, in allocator-sized steps;
 - step: one +8 MB step at a random time, no leak (its error is a FAIL, not a PASS).
 
 "PASS at the budget" puts the leak exactly at the budget: its rate is the bound's
@@ -61,6 +63,15 @@ def step(rng, minutes: float, leak: float, per_min: int = PER_MIN
     return list(t), list(y + np.where(t >= rng.uniform(0, t[-1]), 8.0, 0.0))
 
 
+def staircase(rng, minutes: float, leak: float, per_min: int = PER_MIN
+              ) -> tuple[list[float], list[float]]:
+    n = max(2, int(minutes * per_min))
+    t = np.linspace(0.0, minutes * 60.0, n)
+    period = 60.0 * 8.0 / leak if leak > 0 else math.inf
+    steps = np.floor((t + rng.uniform(0, period)) / period) if leak > 0 else 0.0
+    return list(t), list(209.0 + 8.0 * steps + rng.normal(0.0, 0.3, n))
+
+
 def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
     """Two-sided exact interval of a rate k / n."""
     from scipy.stats import beta
@@ -107,6 +118,8 @@ PROCESSES = [  # (label, generator(rng, minutes, leak), minutes)
     ("AR(0.9) noise, sd 0.3 MB", lambda r, m, s: ar_series(r, m, s, 0.9), 400 / 60),
     ("AR(0.9) noise, sd 2 MB", lambda r, m, s: ar_series(r, m, s, 0.9, 2.0), 400 / 60),
     ("AR(0.9) noise, sd 0.3 MB", lambda r, m, s: ar_series(r, m, s, 0.9), 35.0),
+    ("staircase of +8 MB steps", staircase, 4.0),
+    ("staircase of +8 MB steps", staircase, 400 / 60),
     ("sawtooth, 42 s cycles, peaks rising", sawtooth, 4.0),
     ("sawtooth, 42 s cycles, peaks rising", sawtooth, 400 / 60),
     ("sawtooth, 42 s cycles, peaks rising", sawtooth, 10.0),

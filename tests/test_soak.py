@@ -54,6 +54,19 @@ def test_one_allocator_step_is_a_level_shift_not_autocorrelation():
     assert b.bounded and b.bound <= 5.0
 
 
+def test_a_staircase_leak_at_the_budget_is_not_a_pass():
+    """+8 MB every 96 s (5 MB/min): plain Sen passed about 60% of such series; two jumps
+    or more are not level shifts but the leak, and their deviations count as
+    correlation."""
+    old = new = 0
+    for seed in range(10):
+        t, y = sim.staircase(np.random.default_rng(seed), 400 / 60, 5.0)
+        b = soak.slope_bound(t, y, 5.0, 400.0)
+        old += _old_sen_passes(t, y)
+        new += b.bounded and b.bound <= 5.0
+    assert old >= 3 and new == 0
+
+
 def test_sawtooth_peaks_use_the_exact_kendall_distribution():
     assert soak.inversions_cdf(3) == pytest.approx([1 / 6, 3 / 6, 5 / 6, 1.0])
     rng = np.random.default_rng(0)

@@ -176,9 +176,11 @@ def _noise(ys) -> float:
 
 def lag1_autocorrelation(ts: Sequence[float], ys: Sequence[float], slope_per_min: float
                          ) -> float:
-    """Lag-1 autocorrelation of the residuals around the slope, within the segments
-    between jumps (a step larger than 6 noise SDs and MIN_DROP_MB): a single allocator
-    step is a level shift, not correlation."""
+    """Lag-1 autocorrelation of the residuals around the slope; when the series jumps
+    once (a step larger than 6 noise SDs and MIN_DROP_MB), of the residuals around each
+    side's own least-squares line: one allocator step is a level shift (which also tilts
+    the overall slope), not correlation. Two jumps or more are a staircase, which may be
+    the leak itself: its deviations from the line count as correlation."""
     import numpy as np
 
     t = np.asarray(ts, dtype=float) / 60.0
@@ -188,8 +190,15 @@ def lag1_autocorrelation(ts: Sequence[float], ys: Sequence[float], slope_per_min
     jump = np.abs(np.diff(y)) > max(6 * _noise(y), MIN_DROP_MB)
     seg = np.concatenate([[0], np.cumsum(jump)])
     r = y - slope_per_min * t
-    for s in np.unique(seg):
-        r[seg == s] -= r[seg == s].mean()
+    if jump.sum() == 1:
+        for s in np.unique(seg):
+            m = seg == s
+            if m.sum() >= 3 and np.ptp(t[m]) > 0:
+                r[m] = y[m] - np.polyval(np.polyfit(t[m], y[m], 1), t[m])
+            else:
+                r[m] = 0.0
+    else:
+        r -= r.mean()
     same = seg[1:] == seg[:-1]
     den = float(np.dot(r, r))
     return float(np.dot(r[:-1][same], r[1:][same]) / den) if den else 0.0
