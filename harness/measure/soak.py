@@ -12,14 +12,16 @@ come back. So:
   the variance of Kendall's statistic), widened for autocorrelation: Kendall's variance
   is multiplied by n / n_eff = 1 + 2 sum_k (1 - k/n) r^k (Yue and Wang's correction for
   AR(1) residuals) and the quantile is Student t with n_eff - 2 df. r is the lag-1
-  autocorrelation of the residuals around the slope (segment by segment when the series
-  jumps, so one allocator step is not read as correlation), raised by (3 + 8r)/n (an
+  autocorrelation of the residuals around the slope (each side detrended on its own when
+  the series jumps once, so one allocator step is not read as correlation; a staircase
+  of two jumps or more may be the leak and counts), raised by (3 + 8r)/n (an
   estimated r is biased low when a slope is fitted) and by one standard error
   sqrt((1 - r^2)/n); both allowances were chosen by simulation: with the plain r the
-  bound PASSed 5-7% at the budget for AR(0.5) noise. Simulated (benchmarks/simulate_verdicts.py): PASS at the budget about 5% for
-  independent readings and below it for AR(0.5) and AR(0.9) noise; Sen's plain bound
-  PASSed 17-20% (AR 0.5) and 35% (AR 0.9). Fewer than MIN_EFFECTIVE effective readings
-  cannot be bounded: NOT MEASURED with the soak length that would give them.
+  bound PASSed 5-7% at the budget for AR(0.5) noise. Simulated (benchmarks/simulate_soak
+  .py, docs/soak.md): PASS at the budget 4.1-4.8% for independent readings, 3.8-3.9% for
+  AR(0.5) and 2.0-3.0% for AR(0.9) noise (a 35-minute soak included), where Sen's plain
+  bound PASSed 15-18% and 33-36%. Fewer than MIN_EFFECTIVE effective readings cannot be
+  bounded: NOT MEASURED with the soak length that would give them.
 - sawtooth: the series drops back, at least once, by more than half of its range (and
   more than 6 noise SDs and MIN_DROP_MB) to within a quarter of the range above its
   floor. The leak statistic is then the slope of the cycles' peaks (peaks rising from
