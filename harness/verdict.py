@@ -29,9 +29,12 @@ The statistics are in harness.measure.bounds and harness.measure.soak:
                                       documents: NOT MEASURED)
   determinism                         1 if every prompt repeated exactly within and across
                                       two worker processes, else 0: single reading
-  rss_slope_mb_per_min                Theil-Sen slope of the soak's RSS with Sen's bound;
-                                      a sawtooth is judged by its cycle peaks; a soak too
-                                      short for the budget is NOT MEASURED
+  rss_slope_mb_per_min                Theil-Sen slope of the soak's RSS with Sen's bound
+                                      widened for autocorrelated readings (effective
+                                      sample size; too few: NOT MEASURED); a sawtooth is
+                                      judged by its cycle peaks (exact Kendall bound); a
+                                      soak too short for the budget is NOT MEASURED with
+                                      the length it needs (docs/soak.md)
   sustained_ratio                     the soak's last-minute over first-minute median
                                       decode speed: single reading, no bound
 

@@ -124,7 +124,11 @@ def test_worker_is_pinned_to_the_profiles_cores(project):
 
 
 def test_verify_passes_on_a_deterministic_fake_model(project):
-    write(project / "devices" / "fake-laptop.yaml", FAKE_PROFILE)
+    # a soak of a second or two cannot bound memory growth: its readings are too few and
+    # too autocorrelated (harness.measure.soak; NOT MEASURED, tests/test_soak.py), so the
+    # profile here has no rss_slope budget; the soak still runs
+    write(project / "devices" / "fake-laptop.yaml",
+          FAKE_PROFILE.replace("  - {metric: rss_slope_mb_per_min, max: 1000}\n", ""))
     # 5 repetitions: the fewest that bound a median at 95% (0.5^5 = 3.1%)
     r = run_cli("verify", "-d", "fake-laptop", "-b", "fake", "-r", "5", "--soak-seconds", "1",
                 "--out", str(project / "out"), "--no-report")
@@ -132,7 +136,8 @@ def test_verify_passes_on_a_deterministic_fake_model(project):
     assert r.stdout.startswith("**PASS**: fake-ok / fake on fake-laptop")
     (run_dir,) = (project / "out").iterdir()
     doc = json.loads((run_dir / "verdict.json").read_text())
-    assert doc["verdict"] == "pass" and len(doc["budgets"]) == 5
+    assert doc["verdict"] == "pass" and len(doc["budgets"]) == 4
+    assert list((run_dir / "records").glob("*soak*.json"))
     det = read_record(run_dir / "records" / "fake-fake-ok-t1-determinism.json")
     assert det["details"]["mismatches"] == [] and det["details"]["workers"] == 2
 

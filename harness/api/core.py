@@ -88,19 +88,26 @@ VERIFY_REPS = 30
 
 def verify_request(device: str, *, model: str | None = None,
                    backends: Iterable[str] = ("llama_cpp",), reps: int = VERIFY_REPS,
-                   soak_seconds: float = 240.0, limit: int | None = None,
+                   soak_seconds: float | None = None, limit: int | None = None,
                    data_dir: str | None = None, precision: str = DEFAULT_PRECISION,
                    timeout: float = 600.0, models_file: str | None = None,
                    wait_idle: float = 0.0) -> RunRequest:
     """The run a device profile's budgets need: speed at the budgeted prompt and
     generation lengths (128/64 otherwise), the named quality tasks, greedy determinism in
-    two worker processes (when budgeted) and a soak run."""
+    two worker processes (when budgeted) and a soak run. `soak_seconds` None plans the
+    soak from the profile's memory-growth budget (harness.measure.soak.planned_soak_s:
+    400 s for 5 MB/min, 240 s when there is none)."""
     from harness.config import load_device
+    from harness.measure.soak import planned_soak_s
 
     # the numeric flags first (RunRequest's rules), before the device profile is read
-    run_request(timeout=timeout, wait_idle=wait_idle, soak_seconds=soak_seconds, limit=limit)
+    run_request(timeout=timeout, wait_idle=wait_idle, soak_seconds=soak_seconds or 0.0,
+                limit=limit)
     prof = load_device(device)
     budgets = prof.budgets
+    if soak_seconds is None:
+        soak_seconds = planned_soak_s([b.max for b in budgets
+                                       if b.metric == "rss_slope_mb_per_min" and b.max])
     if not budgets:
         raise BenchError(f"device profile {prof.name!r} has no budgets to verify")
     if reps < 2:

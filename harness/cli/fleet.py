@@ -66,7 +66,8 @@ def register(sub) -> None:
     v.add_argument("--model", "-m", default=None, help="catalogue id or model path")
     v.add_argument("--backend", "-b", action="append", metavar="NAME")
     v.add_argument("--reps", "-r", type=int, default=10)
-    v.add_argument("--soak-seconds", type=float, default=240.0)
+    v.add_argument("--soak-seconds", type=float, default=None,
+                   help="soak length (default: planned per profile, as in verify)")
     v.add_argument("--limit", type=int, default=None)
     v.add_argument("--data-dir", default=None)
     v.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION)

@@ -30,9 +30,10 @@ def register(sub) -> None:
     p.add_argument("--reps", "-r", type=int, default=30,
                    help="speed repetitions (default 30: an ITL percentile budget's bound "
                         "needs 29, a median's 5; fewer is NOT MEASURED)")
-    p.add_argument("--soak-seconds", type=float, default=240.0,
-                   help="length of the soak run; 0 skips it (default 240: a 5 MB/min "
-                        "budget needs 192 s, see harness/measure/soak.py)")
+    p.add_argument("--soak-seconds", type=float, default=None,
+                   help="length of the soak run; 0 skips it (default: planned from the "
+                        "profile's rss_slope_mb_per_min budget, 400 s for 5 MB/min, 240 s "
+                        "without one; see harness/measure/soak.py)")
     p.add_argument("--limit", type=int, default=None, help="first N items of quality tasks")
     p.add_argument("--data-dir", default=None, help="where task data files are looked up")
     p.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION)

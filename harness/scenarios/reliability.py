@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from harness.backends.base import Backend
 from harness.measure.memory import current_rss_bytes, release_free_heap
-from harness.measure.soak import sustained_ratio, theil_sen
+from harness.measure.soak import min_duration_s, needed, sustained_ratio, theil_sen
 from harness.records import Measurement
 from harness.scenarios import speed
 from harness.scenarios.base import Item, PlanContext, Scenario, Work
@@ -155,6 +155,12 @@ class ReliabilityScenario(Scenario):
         if not (r.determinism_workers or r.soak_seconds):
             return []
         det, soak_work = [], []
+        if r.soak_seconds:
+            ctx.notes += [f"--soak-seconds {r.soak_seconds:g} cannot decide "
+                          f"rss_slope_mb_per_min <= {b.max:g}: "
+                          f"{needed(min_duration_s(b.max), b.max)}"
+                          for b in ctx.device.budgets if b.metric == "rss_slope_mb_per_min"
+                          and b.max and r.soak_seconds < min_duration_s(b.max)]
         for m in ctx.models.values():
             per_worker, soak_items = items(m.path, m.spec.format, r.soak_seconds,
                                            determinism_workers=r.determinism_workers)
@@ -178,7 +184,9 @@ class ReliabilityScenario(Scenario):
         return SOAK_TASK["name"]
 
     def describe(self, job) -> str:
-        return "reliability: " + ", ".join(self.key(it) for it in job.items)
+        return "reliability: " + ", ".join(
+            self.key(it) + (f" {it.duration_s:g} s" if isinstance(it, SoakItem) else "")
+            for it in job.items)
 
     def params(self, item: Item) -> dict:
         if isinstance(item, DeterminismItem):
