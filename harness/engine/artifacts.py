@@ -52,5 +52,14 @@ def _in_child(path: Path, sha256: str, precision: str) -> Path:
     """prepare_onnx in a spawned process; its errors are raised here."""
     import multiprocessing
 
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        return pool.apply(_prepare, (path, sha256, precision))
+    pool = multiprocessing.get_context("spawn").Pool(1)
+    try:
+        folder = pool.apply(_prepare, (path, sha256, precision))
+        # let the child exit on its own: terminated, it skips its finalizers and the
+        # multiprocessing lock tqdm made in it (transformers' progress bar) is reported
+        # as a leaked semaphore when the harness exits
+        pool.close()
+        pool.join()
+        return folder
+    finally:
+        pool.terminate()
