@@ -60,10 +60,13 @@ SHAPES = {"pp512": (["-p", "512", "-n", "0", "-d", "0"], (512, 2, 0)),
           "tg128@d512": (["-p", "0", "-n", "128", "-d", "512"], (1, 128, 512))}
 
 
-def llama_bench(exe: str, model: Path, threads: int, reps: int, fa: str, figure: str) -> float:
-    """Median tokens/s of one figure from one llama-bench run (JSON output)."""
+def llama_bench(exe: str, model: Path, threads: int, reps: int, fa: str, figure: str,
+                repack: bool = True) -> float:
+    """Median tokens/s of one figure from one llama-bench run (JSON output). `repack`
+    False is llama-bench's --repack 0: no extra (AMX, repacked) weight buffers, as the
+    harness runs where its probe found them crashing (harness.backends.llama_extra_bufts)."""
     cmd = [exe, "-m", str(model), "-t", str(threads), *SHAPES[figure][0], "-r", str(reps),
-           "-fa", fa, "-o", "json"]
+           "-fa", fa, "-o", "json", *([] if repack else ["--repack", "0"])]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     (test,) = json.loads(out)
     return statistics.median(test["samples_ts"])
@@ -138,7 +141,11 @@ def main() -> int:
     cat, cat_path = resolve.catalogue(None)
     spec = resolve.model_spec(cat, args.model or cat.default)
     path, _ = resolve_file(spec, cat_path.parent)
-    print(f"load average before: {os.getloadavg()}", file=sys.stderr)
+    from harness.backends.llama_extra_bufts import decide
+
+    repack, why = decide(str(path))  # the same weight buffers on both sides
+    print(f"load average before: {os.getloadavg()}; extra buffers "
+          f"{'on' if repack else 'off'} on both sides ({why})", file=sys.stderr)
     figures = [f for f in FIGURES if f in args.figures]
     rows = {f: {"harness": [], "llama-bench": [], "ratio": []} for f in figures}
     records = []
@@ -153,7 +160,7 @@ def main() -> int:
                 for who in order:
                     if who == "llama-bench":
                         got[who] = llama_bench(args.llama_bench, path, args.threads,
-                                               args.reps, args.flash_attn, f)
+                                               args.reps, args.flash_attn, f, repack)
                     else:
                         rec = harness(args.model or spec.id, args.threads, args.reps,
                                       args.flash_attn, Path(tmp), f, device)
