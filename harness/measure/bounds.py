@@ -11,7 +11,9 @@ Each result names its method, so the table, report and verdict.json say what it 
   k from Binomial(n, 1/2). A percentile bootstrap of the median was simulated too and
   PASSed 7-8% of budgets equal to the true median at n = 5-20 (it is anti-conservative
   at small n), so it is not used. Needs MIN_REPS_MEDIAN repetitions: below 5, even the
-  largest sample is not a 95% bound of the median (P(median > max of n) = 0.5^n).
+  largest sample is not a 95% bound of the median (P(median > max of n) = 0.5^n). It
+  bounds the median of the repetitions as they ran: under warm-up drift that is not the
+  warmed machine's median, and the method string says so.
 - percentile_bound: ITL percentiles of the pooled gaps. Repetitions are the unit: gaps of
   one repetition are correlated (a slow stretch, a neighbour's burst) and a slow mode may
   hit whole repetitions, so nothing assumes independent gaps. Woodruff's method: the
@@ -104,8 +106,8 @@ def median_bound(samples: Sequence[float], side: str, level: float = LEVEL) -> B
     n, med = int(xs.size), float(np.median(xs))
     if n == 1:
         return single(med)
-    method = (f"median of {n} repetitions, one-sided {level:.0%} order-statistic "
-              "(binomial) bound")
+    method = (f"median of {n} repetitions as measured (any warm-up drift included), "
+              f"one-sided {level:.0%} order-statistic (binomial) bound")
     # the largest k with P(Binomial(n, 1/2) <= k - 1) <= 1 - level: X_(k) is a lower
     # bound of the median (X_(n+1-k) an upper one) with at least `level` confidence
     k = int(binom.ppf(1.0 - level, n, 0.5))
