@@ -6,7 +6,7 @@
   evidence.py  what a row says about its model: quality (headline metric and standard
                error), parity of ONNX ports against their GGUF, the profile's quality floors
   rank.py      the ranking rules (which rows are ranked, with the reasons for the others),
-               the composite score within a group, the Pareto front
+               the end-to-end score within a group, the Pareto front
   publish.py   write the static page (page/: index.html with the data embedded, app.js,
                style.css) and the JSON beside it
 
