@@ -11,6 +11,7 @@ from harness.engine import log_stderr
 from harness.engine.plan import Plan
 from harness.engine.request import RunRequest
 from harness.errors import BenchError
+from harness.measure.bounds import VERIFY_REPS
 from harness.precision import DEFAULT as DEFAULT_PRECISION
 from harness.records import Record
 
@@ -81,11 +82,6 @@ def prepare(model: str, precision: str = DEFAULT_PRECISION, *, models_file: str 
 
 
 # ------------------------------------------------------------------ verify
-#: speed repetitions of a verify: an ITL percentile's bound needs 29 (a slow mode in 1 of
-#: 10 repetitions then shows with 95% probability; harness.measure.bounds), a median's 5
-VERIFY_REPS = 30
-
-
 def verify_request(device: str, *, model: str | None = None,
                    backends: Iterable[str] = ("llama_cpp",), reps: int = VERIFY_REPS,
                    soak_seconds: float | None = None, limit: int | None = None,

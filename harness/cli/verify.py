@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from harness.cli.common import EPILOG, log, print_plan, split
+from harness.measure.bounds import MIN_REPS_MEDIAN, VERIFY_REPS
 from harness.precision import CHOICES as PRECISIONS
 from harness.precision import DEFAULT as DEFAULT_PRECISION
 
@@ -27,9 +28,10 @@ def register(sub) -> None:
                    "(default: the catalogue's default)")
     p.add_argument("--backend", "-b", action="append", metavar="NAME",
                    help="backend(s) to verify (default: llama_cpp)")
-    p.add_argument("--reps", "-r", type=int, default=30,
-                   help="speed repetitions (default 30: an ITL percentile budget's bound "
-                        "needs 29, a median's 5; fewer is NOT MEASURED)")
+    p.add_argument("--reps", "-r", type=int, default=VERIFY_REPS,
+                   help=f"speed repetitions (default {VERIFY_REPS}: an ITL percentile "
+                        f"budget's bound needs {VERIFY_REPS - 1}, a median's "
+                        f"{MIN_REPS_MEDIAN}; fewer is NOT MEASURED)")
     p.add_argument("--soak-seconds", type=float, default=None,
                    help="length of the soak run; 0 skips it (default: planned from the "
                         "profile's rss_slope_mb_per_min budget, 400 s for 5 MB/min, 240 s "

@@ -50,6 +50,9 @@ LEVEL = 0.95
 MIN_REPS_MEDIAN = 5
 #: repetitions a percentile's bound needs (per percentile; others: the nearest above)
 MIN_REPS_PERCENTILE = {50: 29, 90: 29, 99: 29}
+#: speed repetitions a verify runs by default: enough for every bound above (a slow mode in
+#: 1 of 10 repetitions then shows with 95% probability)
+VERIFY_REPS = max(MIN_REPS_PERCENTILE.values()) + 1
 SINGLE = "single reading, no bound"
 
 
