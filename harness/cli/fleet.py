@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from harness.cli.common import EPILOG, add_run_args, log, split
+from harness.measure.bounds import VERIFY_REPS
 from harness.precision import CHOICES as PRECISIONS
 from harness.precision import DEFAULT as DEFAULT_PRECISION
 
@@ -65,7 +66,8 @@ def register(sub) -> None:
     v.add_argument("--device", "-d", required=True, help="device profiles, comma-separated")
     v.add_argument("--model", "-m", default=None, help="catalogue id or model path")
     v.add_argument("--backend", "-b", action="append", metavar="NAME")
-    v.add_argument("--reps", "-r", type=int, default=10)
+    v.add_argument("--reps", "-r", type=int, default=VERIFY_REPS,
+                   help=f"speed repetitions (default {VERIFY_REPS}, as in verify)")
     v.add_argument("--soak-seconds", type=float, default=None,
                    help="soak length (default: planned per profile, as in verify)")
     v.add_argument("--limit", type=int, default=None)
