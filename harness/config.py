@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, TypeVar
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, printable
 
 T = TypeVar("T")
 MAX_CONFIG_BYTES = 1 << 20
@@ -86,7 +86,7 @@ def validate(cls: type[T], data: Any, path: Path) -> T:
         return cls.model_validate(data)
     except ValidationError as e:
         err = e.errors()[0]
-        loc = ".".join(_printable(p) for p in err["loc"] if not _is_union_tag(p))
+        loc = ".".join(printable(p) for p in err["loc"] if not _is_union_tag(p))
         if err["type"] == "extra_forbidden":
             msg = f"unknown key '{loc}'"
         elif err["type"] == "missing":
@@ -96,12 +96,6 @@ def validate(cls: type[T], data: Any, path: Path) -> T:
         more = len(e.errors()) - 1
         raise ConfigError(msg + (f" (and {more} more problem(s))" if more else ""),
                           path=path) from None
-
-
-def _printable(part: Any) -> str:
-    """A key as one line of text: control characters (a newline in a key) escaped."""
-    text = str(part)
-    return text if text.isprintable() else repr(text)[1:-1]
 
 
 def _is_union_tag(part: Any) -> bool:

@@ -9,6 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def printable(part: object) -> str:
+    """A name from a file (a key) as one line of text: control characters (a newline in a
+    key) escaped, so the message stays one line."""
+    text = str(part)
+    return text if text.isprintable() else repr(text)[1:-1]
+
+
 class BenchError(Exception):
     """An expected failure with a message a user can act on (exit code 2)."""
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from harness.errors import ModelError
+from harness.errors import ModelError, printable
 
 #: GGUF value types: fixed sizes; 8 string, 9 array
 SIZES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
@@ -92,10 +92,5 @@ def scan(path: Path) -> None:
             if n > 65535:
                 raise ModelError(f"corrupt GGUF header: key {i} claims a {n}-byte name",
                                  path=path)
-            key = _printable(r.take(n, f"key {i}").decode("utf-8", errors="replace"))
+            key = printable(r.take(n, f"key {i}").decode("utf-8", errors="replace")) or "''"
             r.skip_value(r.u32(f"type of {key}"), key)
-
-
-def _printable(key: str) -> str:
-    """The key as it can appear in a one-line message (control characters escaped)."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in key) or "''"
