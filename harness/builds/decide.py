@@ -156,9 +156,9 @@ def flat(row: dict, tasks: list[str], kl_max: float = KL_MAX) -> dict:
 
 def render(rows: list[dict], decision: dict, fmt: str) -> str:
     """The decision as markdown, csv or json."""
-    tasks = task_columns(rows)
-    kl_max = decision.get("kl_max", KL_MAX)
-    flats = [flat(r, tasks, kl_max) for r in rows]
+    if fmt in ("json", "csv"):
+        tasks = task_columns(rows)
+        flats = [flat(r, tasks, decision.get("kl_max", KL_MAX)) for r in rows]
     if fmt == "json":
         return json.dumps({**decision, "rows": flats}, indent=1) + "\n"
     if fmt == "csv":
@@ -179,12 +179,13 @@ def render(rows: list[dict], decision: dict, fmt: str) -> str:
 def cells(rows: list[dict], decision: dict) -> tuple[list[str], list[list[str]]]:
     """The decision table's header and rows, every cell formatted (markdown and HTML)."""
     tasks = task_columns(rows)
-    flats = [flat(r, tasks, decision.get("kl_max", KL_MAX)) for r in rows]
+    kl_max = decision.get("kl_max", KL_MAX)
     front = decision["fronts"]
     head = ["build", "size MB", "KL (nats)", "top-1", "ppl diff %", "McNemar p", *tasks,
             "TTFT ms", "decode tok/s", "peak RSS MB", "verdict", "Pareto", "first failure"]
     body = []
-    for r, f in zip(rows, flats):
+    for r in rows:
+        failure = first_failure(r, kl_max)
         marks = "".join(m for m, key in (("S", "speed"), ("M", "memory"))
                         if r["build"] in front[key])
         body.append([r["build"], numbers.fmt(r["size_mb"], "fixed", 1),
@@ -195,7 +196,7 @@ def cells(rows: list[dict], decision: dict) -> tuple[list[str], list[list[str]]]
                      numbers.fmt(r.get("ttft_ms"), "fixed", 1),
                      numbers.fmt(r.get("decode_tps"), "fixed", 1),
                      numbers.fmt(r.get("peak_rss_mb"), "fixed", 0), r.get("verdict") or "-",
-                     marks or "-", f["first_failure"] or "-"])
+                     marks or "-", failure_text(failure) if failure else "-"])
     return head, body
 
 
