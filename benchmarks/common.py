@@ -105,3 +105,15 @@ def t_interval(xs: list[float]) -> tuple[float, float]:
     m, se = statistics.mean(xs), statistics.stdev(xs) / math.sqrt(len(xs))
     h = se * stats.t.ppf(0.975, len(xs) - 1)
     return (m - h, m + h)
+
+
+def rate_with_interval(hits: int, trials: int) -> str:
+    """A simulated rate with its two-sided 95% Clopper-Pearson interval, "4.2% [3.4%,
+    5.2%]" (the verdict's own exact bound, harness.measure.bounds.accuracy_bound, at
+    97.5% on each side)."""
+    from harness.measure.bounds import accuracy_bound
+
+    xs = [1.0] * int(hits) + [0.0] * (int(trials) - int(hits))
+    lo = accuracy_bound(xs, "lower", 0.975).bound
+    hi = accuracy_bound(xs, "upper", 0.975).bound
+    return f"{hits / trials:.1%} [{lo:.1%}, {hi:.1%}]"

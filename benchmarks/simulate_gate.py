@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.common import rate_with_interval
 from harness.gate.compare import Run, compare_runs
 from harness.gate.config import GateConfig, GateFile, MetricRule
 from harness.records import Measurement, make_record
@@ -154,13 +155,6 @@ def rate(trials: int, seed: int, **kw) -> tuple[float, float]:
     return (sum(h[0] for h in hits) / trials, sum(h[1] for h in hits) / trials)
 
 
-def with_interval(hits: int, n: int) -> str:
-    from benchmarks.simulate_soak import clopper_pearson
-
-    lo, hi = clopper_pearson(hits, n)
-    return f"{hits / n:.1%} [{lo:.1%}, {hi:.1%}]"
-
-
 def energy_and_drift(n: int, seed: int, parts: list[str]) -> None:
     """A/A false alarms per compare on full records (energy readings present) and under
     warm-up drift (module docstring), with Clopper-Pearson intervals."""
@@ -179,7 +173,7 @@ def energy_and_drift(n: int, seed: int, parts: list[str]) -> None:
                 "energy_j_per_token", "tokens_per_j", "load_s", "elapsed_s",
                 "decode_efficiency") for r in rep.rows)
         print(f"| full, with energy | {cv:.0%} | {out:.0%} | {drift:.0%} | "
-              f"{with_interval(alarms, n)} | {report_only} |", flush=True)
+              f"{rate_with_interval(alarms, n)} | {report_only} |", flush=True)
 
 
 def five_against_five(n: int, seed: int) -> None:
@@ -199,7 +193,7 @@ def five_against_five(n: int, seed: int) -> None:
             und = [r for r in rep.rows if r["decision"] == UNDECIDABLE]
             undecidable += bool(und)
             reason = reason or (f"{und[0]['metric']}: {und[0]['reason']}" if und else "")
-        print(f"  {label}: compare exits 1 in {with_interval(fails, n)}; compares with "
+        print(f"  {label}: compare exits 1 in {rate_with_interval(fails, n)}; compares with "
               f"undecidable tests {undecidable}/{n}; e.g. {reason}", flush=True)
 
 

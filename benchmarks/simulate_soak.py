@@ -28,6 +28,7 @@ import math
 
 import numpy as np
 
+from benchmarks.common import rate_with_interval
 from harness.measure import soak
 
 PER_MIN = 80
@@ -72,16 +73,6 @@ def staircase(rng, minutes: float, leak: float, per_min: int = PER_MIN
     return list(t), list(209.0 + 8.0 * steps + rng.normal(0.0, 0.3, n))
 
 
-def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
-    """Two-sided exact interval of a rate k / n."""
-    from scipy.stats import beta
-
-    a = (1 - level) / 2
-    lo = 0.0 if k == 0 else float(beta.ppf(a, k, n - k + 1))
-    hi = 1.0 if k == n else float(beta.ppf(1 - a, k + 1, n - k))
-    return lo, hi
-
-
 def outcomes(trials: int, make, minutes: float, leak: float, seed: int = 1,
              budget: float = BUDGET) -> dict:
     """Counts of pass / fail / not measured (and the plain Sen bound's passes) over
@@ -102,11 +93,6 @@ def outcomes(trials: int, make, minutes: float, leak: float, seed: int = 1,
         out["old_pass"] += (minutes * 60.0 >= soak.min_duration_s(budget)
                             and not soak.cycles(t[skip:], y[skip:]) and old <= budget)
     return out
-
-
-def pct(k: int, n: int) -> str:
-    lo, hi = clopper_pearson(k, n)
-    return f"{k / n:.1%} [{lo:.1%}, {hi:.1%}]"
 
 
 PROCESSES = [  # (label, generator(rng, minutes, leak), minutes)
@@ -136,7 +122,7 @@ def rows(trials: int, seed: int = 1) -> list[str]:
         n = max(50, trials // 5) if minutes > 20 else trials
         at = outcomes(n, make, minutes, BUDGET, seed)
         better = outcomes(n, make, minutes, 0.95 * BUDGET, seed + 10 ** 6)
-        out.append(f"| {label} | {minutes * 60:.0f} s, {n} trials | {pct(at['pass'], n)} | "
+        out.append(f"| {label} | {minutes * 60:.0f} s, {n} trials | {rate_with_interval(at['pass'], n)} | "
                    f"{at['not_measured'] / n:.1%} | {better['pass'] / n:.1%} | "
                    f"{at['old_pass'] / n:.1%} |")
         if at["reason"]:
@@ -149,7 +135,7 @@ def rows(trials: int, seed: int = 1) -> list[str]:
                    f"{r['not_measured'] / trials:.1%} | - | - |")
     r = outcomes(trials, step, 4.0, 0.0, seed)
     out.append(f"| one +8 MB step, no leak: PASS / FAIL | 240 s, {trials} trials | "
-               f"{r['pass'] / trials:.1%} / {pct(r['fail'], trials)} | "
+               f"{r['pass'] / trials:.1%} / {rate_with_interval(r['fail'], trials)} | "
                f"{r['not_measured'] / trials:.1%} | - | - |")
     out.append("")
     out += [f"NOT MEASURED reason, {label}: {why}" for label, why in reasons.items()]

@@ -24,6 +24,7 @@ import math
 
 import numpy as np
 
+from benchmarks.common import rate_with_interval
 from harness.measure import bounds, soak
 from harness.measure import windows as text_bounds
 
@@ -259,19 +260,10 @@ HEADER = ("| bound | setting | PASS at budget (<= 5%) [95% Clopper-Pearson] | no
           "(NOT MEASURED) | PASS at 5% better |\n|---|---|---:|---:|---:|")
 
 
-def cp(hits: int, trials: int) -> str:
-    """A rate with its two-sided 95% Clopper-Pearson interval (the verdict's own exact
-    bound, harness.measure.bounds.accuracy_bound, at 97.5% on each side)."""
-    xs = [1.0] * int(hits) + [0.0] * (int(trials) - int(hits))
-    lo = bounds.accuracy_bound(xs, "lower", 0.975).bound
-    hi = bounds.accuracy_bound(xs, "upper", 0.975).bound
-    return f"{hits / trials:.1%} [{lo:.1%}, {hi:.1%}]"
-
-
 def row(bound: str, setting: str, hits: int, nobound: int | None, trials: int,
         better: str = "-") -> str:
     nb = "-" if nobound is None else f"{nobound / trials:.1%}"
-    return f"| {bound} | {setting} | {cp(hits, trials)} | {nb} | {better} |"
+    return f"| {bound} | {setting} | {rate_with_interval(hits, trials)} | {nb} | {better} |"
 
 
 def speed_rows(tr: int):
