@@ -153,12 +153,8 @@ def sen_upper_exact(ts: Sequence[float], ys: Sequence[float], level: float = LEV
     normal approximation PASSed 5.5% at the budget on 5-6 peaks."""
     import numpy as np
 
-    t = np.asarray(ts, dtype=float) / 60.0
-    y = np.asarray(ys, dtype=float)
-    n = t.size
-    i, j = np.triu_indices(n, 1)
-    ok = t[j] != t[i]
-    s = np.sort((y[j] - y[i])[ok] / (t[j] - t[i])[ok])
+    n = len(ts)
+    s = pairwise_slopes(ts, ys)
     if s.size == 0 or s.size != n * (n - 1) // 2:
         return (float(np.median(s)) if s.size else 0.0), math.nan
     cdf = inversions_cdf(n)
