@@ -615,3 +615,55 @@ def test_twelve_concurrent_baseline_saves_leave_one_baseline(tmp_path):
     errs = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
     assert all(code == 0 for code, _ in errs), errs
     assert sorted(d.name for d in where.iterdir() if not d.name.startswith(".lock")) == ["host"]
+
+
+# ------------------------------------------------------------------ warm-up (issue 27)
+def test_warm_up_drops_leading_repetitions_that_trend_better_never_half():
+    from harness.measure.warmup import warm_up
+
+    warming = [65.0, 59.0, 55.5, 53.4, 51.9, 50.2, 50.6, 49.8, 50.3, 49.9]
+    found = warm_up(warming, higher_is_better=False)
+    assert 1 <= found.dropped <= 4 and found.n == 10 and found.p < 0.05
+    assert "warm-up in its first" in found.text()
+    # the same run as tokens/s: warming up means getting faster
+    assert warm_up([1000 / x for x in warming], True).dropped == found.dropped
+    assert warm_up([1000 / x for x in warming], False).dropped == 0  # wrong direction
+    # a steady trend over the whole run: at most half is dropped
+    assert warm_up([100.0 - i for i in range(10)], False).dropped == 4
+    # never below what the compare's Holm level needs (harness.gate.repetitions)
+    assert warm_up([100.0 - i for i in range(10)], False, keep=8).dropped == 2
+    assert warm_up(warming[:5], False, keep=5).dropped == 0
+    flat = [50.2, 49.7, 50.5, 49.9, 50.1, 50.4, 49.6, 50.0, 50.3, 49.8]
+    assert warm_up(flat, False).dropped == 0
+    assert warm_up([50.0] * 10, False).dropped == 0 and warm_up([1.0, 2.0], False).dropped == 0
+
+
+def _warming(decode: float, warm: bool, prompt: int = 128) -> Record:
+    rng = np.random.default_rng(prompt + warm)
+    slow = [1.5, 1.35, 1.2, 1.12, 1.06] if warm else []
+    factor = np.array(slow + [1.0] * (10 - len(slow))) * rng.normal(1, 0.005, 10)
+    ms = [Measurement.of("decode_tps", list(decode / factor))]
+    return make_record(kind="speed", run_id="r", seq=0, started_at="t",
+                       model={"id": "m", "format": "gguf", "sha256": None, "size_bytes": 1},
+                       backend={"name": "llama_cpp"}, device={"name": "host"},
+                       task={"name": "speed", "version": 1},
+                       params={"prompt_tokens": prompt, "gen_tokens": 8, "threads": 2,
+                               "repetitions": 10}, env=environment(), measurements=ms)
+
+
+def test_a_run_still_warming_up_is_compared_on_its_warmed_repetitions(tmp_path, capsys):
+    base = side(tmp_path, "b", _warming(100.0, False))
+    cur = side(tmp_path, "c", _warming(100.0, True))
+    rows = {}
+    for warm_up in ("true", "false"):
+        config = write(tmp_path / f"gate-{warm_up}.yaml", f"default: {{warm_up: {warm_up}}}\n")
+        code, out, _ = gate(capsys, base, cur, "--config", str(config), "--format", "json")
+        (rows[warm_up],) = json.loads(out)["rows"]
+    row, d = rows["true"], rows["true"]["warm_up_dropped"]
+    assert 1 <= d <= 4 and row["n_baseline"] == row["n_current"] == 10 - d
+    assert (f"first {d} repetitions of both runs dropped, current: warm-up in its "
+            f"first {d} of 10 repetitions (one-sided Kendall trend p 0.0") in row["warm_up"]
+    assert abs(row["change"]) < 0.01 < abs(rows["false"]["change"])  # warm-up moved the median
+    assert "warm_up_dropped" not in rows["false"] and rows["false"]["n_current"] == 10
+    code, out, _ = gate(capsys, base, cur)  # the Markdown table's notes say so too
+    assert f"| {10 - d}/{10 - d} |" in out and row["warm_up"] in out.split("Notes:")[1]

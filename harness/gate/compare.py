@@ -7,6 +7,8 @@ pair is decided by harness.gate.stats with its rule from harness.gate.config and
 direction from the metric registry (harness.metrics; the record's own higher_is_better
 for a metric the registry does not know). token_perplexity of two runs that scored the
 same windows is decided by the paired ratio of their perplexities (paired_perplexity).
+Repetitions either run spent warming up are dropped from both sides before the test
+(harness.gate.repetitions).
 
 Report.exit_code is 1 when a metric regressed or a current run failed whose baseline ran,
 or (strict) when anything could not be decided: runs or metrics on one side only, failed
@@ -23,6 +25,7 @@ from pathlib import Path
 
 from harness import metrics
 from harness.errors import DataError
+from harness.gate.repetitions import gated_samples, warm_up_floor, without_warm_up
 from harness.gate.stats import (IMPROVED, OK, REGRESSION, UNDECIDABLE, UNDECIDED, Outcome,
                                 compare, floor_p, holm, repetitions_needed)
 from harness.records import Record, options_text, shown_param
@@ -179,8 +182,9 @@ def run_notes(b: Record, c: Record, ignored: set[str]) -> list[str]:
     return notes
 
 
-def metric_rows(b: Record, c: Record, config) -> list[dict]:
-    """One row per metric of either run (baseline's order first), decided or not."""
+def metric_rows(b: Record, c: Record, config, keep: int = 0) -> list[dict]:
+    """One row per metric of either run (baseline's order first), decided or not; warm-up
+    trimming leaves at least `keep` repetitions a side (warm_up_floor)."""
     known = b.metrics()
     names = known + [m for m in c.metrics() if m not in known]
     rows = []
@@ -201,10 +205,17 @@ def metric_rows(b: Record, c: Record, config) -> list[dict]:
             continue
         (sb, why_b), (sc, why_c) = gated_samples(b, name), gated_samples(c, name)
         why_b = why_b or why_not
+        sb, sc, warm_b, warm_c = without_warm_up(b, c, name, sb, sc, higher, rule, keep)
         outcome = compare(sb, sc, higher, rule, alpha=config.alpha,
                           confidence=config.confidence).to_dict()
         if why_b or why_c:
             outcome["reason"] = f"{outcome['reason']} ({why_c or why_b})"
+        if warm_b.dropped or warm_c.dropped:
+            drop = max(warm_b.dropped, warm_c.dropped)
+            outcome["warm_up_dropped"] = drop
+            found = "; ".join(f"{side}: {w.text()}" for side, w in
+                              (("baseline", warm_b), ("current", warm_c)) if w.dropped)
+            outcome["warm_up"] = f"first {drop} repetitions of both runs dropped, {found}"
         rows.append({**row, **outcome})
     return rows
 
@@ -261,29 +272,9 @@ def _first(r: Record) -> float | None:
     return float(v[0]) if v else None
 
 
-def gated_samples(r: Record, name: str) -> tuple[tuple[float, ...], str | None]:
-    """The samples the gate compares, and what they are when not the recorded ones.
-    Inter-token gaps are recorded pooled over repetitions; the gaps of one repetition
-    share its speed and are not independent, so such a metric (the registry's
-    gate_by_repetition: itl_ms) is compared as one median gap per repetition (none when the
-    repetitions cannot be recovered: the metric is undecided)."""
-    entry = metrics.get(name)
-    if entry is None or not entry.gate_by_repetition:
-        return r.samples(name), None
-    import statistics
-
-    from harness.measure.bounds import split_repetitions
-
-    reps = split_repetitions(r.samples(name), r.params.get("repetitions"),
-                             r.params.get("gen_tokens"), r.samples("gen_tokens_out"))
-    if reps is None:
-        return (), "the repetitions cannot be recovered from the pooled gaps"
-    return tuple(statistics.median(x) for x in reps), "median gap per repetition"
-
-
-def pair_rows(b: Run, c: Run, config) -> list[dict]:
+def pair_rows(b: Run, c: Run, config, keep: int = 0) -> list[dict]:
     if b.ok and c.ok:
-        return metric_rows(b.record, c.record, config)
+        return metric_rows(b.record, c.record, config, keep)
     if b.ok:
         err = c.record.error or {}
         decision, reason = RUN_FAILED, f"{err.get('kind')}: {err.get('message')}"
@@ -304,10 +295,14 @@ def compare_runs(baseline: dict[tuple, Run], current: dict[tuple, Run], config,
     report.baseline_only = [r.record.label() for k, r in baseline.items() if k not in current]
     report.current_only = [r.record.label() for k, r in current.items() if k not in baseline]
     report.warnings = provenance_warnings(pairs)
+    keep = warm_up_floor(pairs, config)
     for b, c in pairs:
         run = c.record.label(b.record)
         report.notes += [f"{run}: {n}" for n in run_notes(b.record, c.record, ignored)]
-        report.rows += [{"run": run, **row} for row in pair_rows(b, c, config)]
+        rows = pair_rows(b, c, config, keep)
+        report.rows += [{"run": run, **row} for row in rows]
+        report.notes += [f"{run}: {r['metric']}: {r['warm_up']}" for r in rows
+                         if r.get("warm_up")]
     if config.holm:
         apply_holm(report)
     return report

@@ -13,7 +13,7 @@ keys are errors naming the file and the key.
     holm: true                  # Holm's correction across the gated metrics (false: per metric)
     confidence: 0.95            # bootstrap interval shown in the table
     ignore_params: [repetitions, memory_bandwidth]    # params left out of the match key
-    default: {threshold: 0.05}  # for every metric
+    default: {threshold: 0.05}  # for every metric (warm_up: false keeps warm-up repetitions)
     metrics:
       peak_rss_mb: {tolerance: 0.05, abs_tolerance: 8}
     overrides:
@@ -55,6 +55,9 @@ class MetricRule(Strict):
     abs_threshold: float | None = Field(None, ge=0, description="statistical: in the unit")
     tolerance: float | None = Field(None, ge=0, description="tolerance: relative change")
     abs_tolerance: float | None = Field(None, ge=0, description="tolerance: in the unit")
+    warm_up: bool | None = Field(
+        None, description="drop a run's leading repetitions that show warm-up "
+        "(harness.measure.warmup); false: compare every repetition")
 
     def apply(self, rule: Rule) -> Rule:
         return replace(rule, **self.model_dump(exclude_none=True))

@@ -32,6 +32,9 @@ Rules (asv's "factor and Mann-Whitney" rule, plus a rule for single measurements
   abs_worsening > abs_threshold AND p < alpha; improvement is the mirror image. When the
   sample sizes cannot reach alpha at all (smallest exact p = 1 / C(n+m, n) >= alpha),
   the decision is "too few samples".
+- warm-up: before the test, harness.gate.compare drops the leading repetitions either
+  run spent warming up, the same count from both sides (harness.measure.warmup;
+  rule key warm_up, on by default).
 - tolerance (a side has a single sample, e.g. load_s, peak_rss_mb, model_size_mb, or
   chosen per metric): regression when worsening > tolerance AND abs_worsening >
   abs_tolerance; tolerance 0 and abs_tolerance 0 make it exact (any worsening fails).
@@ -90,6 +93,7 @@ class Rule:
     abs_threshold: float = 0.0
     tolerance: float = 0.05
     abs_tolerance: float = 0.0
+    warm_up: bool = True  # drop leading repetitions that show warm-up (measure.warmup)
     why: str = ""  # why a metric with gate false is not gated (the default: the config)
 
 
