@@ -220,6 +220,8 @@ def test_nothing_valid_exits_2_and_writes_nothing(tmp_path):
     write_json(tmp_path / "f.json", speed_record(error={"kind": "crash", "message": "x"}))
     r = run_cli("leaderboard", str(tmp_path), "-o", str(tmp_path / "lb.json"))
     assert r.returncode == 2 and "no successful speed record" in r.stderr
+    assert r.stderr.count("\n") == 1 and "1 file(s) rejected, first " in r.stderr
+    assert "a.json: not valid JSON" in r.stderr and "warning" not in r.stderr
     assert not (tmp_path / "lb.json").exists()
 
 

@@ -90,15 +90,17 @@ def cmd_leaderboard(args) -> int:
         check_writable_dir(Path(args.html), "--html")
     skip = [output] + ([Path(args.html) / "leaderboard.json"] if args.html else [])
     records, verdicts, rejected, n_files = collect(args.results, skip=skip)
-    for r in rejected:
-        _warn(f"rejected {r['path']}: {r['reason']}")
     ranking = policy(args.max_kl, args.min_top1, args.accept_unrecorded_conditions,
                      args.merge_hosts)
     doc = build(records, verdicts, keep_all=args.all, rejected=rejected, files_read=n_files,
                 ranking=ranking)
-    if not doc["rows"]:
-        raise DataError("no successful speed record to rank; nothing written",
+    if not doc["rows"]:  # one line: what was rejected is the likely reason
+        first = (f" ({len(rejected)} file(s) rejected, first {rejected[0]['path']}: "
+                 f"{rejected[0]['reason']})" if rejected else "")
+        raise DataError(f"no successful speed record to rank{first}; nothing written",
                         path=", ".join(args.results))
+    for r in rejected:
+        _warn(f"rejected {r['path']}: {r['reason']}")
     validate(doc)
     if args.html:  # the page first: a page that cannot be written leaves no JSON behind
         write_page(Path(args.html), doc)
