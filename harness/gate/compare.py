@@ -27,7 +27,7 @@ from harness import metrics
 from harness.errors import DataError
 from harness.gate.repetitions import gated_samples, warm_up_floor, without_warm_up
 from harness.gate.stats import (IMPROVED, OK, REGRESSION, UNDECIDABLE, UNDECIDED, Outcome,
-                                compare, floor_p, holm, repetitions_needed)
+                                compare, decide, floor_p, holm, repetitions_needed)
 from harness.records import Record, options_text, shown_param
 
 RUN_FAILED = "run failed"
@@ -253,16 +253,12 @@ def paired_perplexity(b: Record, c: Record, rule, config
     low, _ = perplexity_ratio(*args, side="lower", level=side, documents=docs)
     high, _ = perplexity_ratio(*args, side="upper", level=side, documents=docs)
     interval = (low.bound - 1.0, high.bound - 1.0)
-    limit = f"threshold {rule.threshold:.1%}"
     change, p_good = found.value - 1.0, 1.0 - p
-    if change > rule.threshold and p < config.alpha:
-        decision, reason = REGRESSION, f"worse beyond {limit}, paired p < {config.alpha:g}"
-    elif change > rule.threshold:
-        decision, reason = OK, f"worse beyond {limit} but not significant (paired)"
-    elif -change > rule.threshold and p_good < config.alpha:
-        decision, reason = IMPROVED, f"better beyond {limit}, paired p < {config.alpha:g}"
-    else:
-        decision, reason = OK, f"within {limit} (paired over {n} windows)"
+    worse_abs = change * (common["baseline"] or 1.0)  # in perplexity
+    decision, reason = decide(change, worse_abs, p, p_good, rule, config.alpha,
+                              test="paired p")
+    if decision == OK:
+        reason += f" (paired over {n} windows)"
     return Outcome(interval=interval, p=min(p, p_good), decision=decision, reason=reason,
                    p_worse=p, **common), None
 

@@ -194,18 +194,25 @@ def compare(baseline: Sequence[float | None], current: Sequence[float | None],
         decision, reason = TOO_FEW, (f"{len(x)} and {len(y)} samples cannot reach "
                                      f"p < {alpha:g}")
     else:
-        limit = f"threshold {rule.threshold:.1%}"
-        if _beyond(worse_rel, worse_abs, rule.threshold, rule.abs_threshold):
-            decision, reason = ((REGRESSION, f"worse beyond {limit}, p < {alpha:g}")
-                                if p_bad < alpha else
-                                (OK, f"worse beyond {limit} but not significant"))
-        elif (_beyond(better_rel, -worse_abs, rule.threshold, rule.abs_threshold)
-              and p_good < alpha):
-            decision, reason = IMPROVED, f"better beyond {limit}, p < {alpha:g}"
-        else:
-            decision, reason = OK, f"within {limit}"
+        decision, reason = decide(worse_rel, worse_abs, p_bad, p_good, rule, alpha)
     return _gated(Outcome(interval=interval, p=p, decision=decision, reason=reason,
                           p_worse=p_bad, **common), rule)
+
+
+def decide(worse_rel: float | None, worse_abs: float, p_bad: float, p_good: float,
+           rule: Rule, alpha: float, test: str = "p") -> tuple[str, str]:
+    """The statistical rule (module docstring): the decision and its reason, from the
+    worsening (relative and in the unit) and the one-sided p that the current run is
+    worse (p_bad) and better (p_good); `test` names the p in the reason."""
+    limit = f"threshold {rule.threshold:.1%}"
+    better_rel = None if worse_rel is None else -worse_rel
+    if _beyond(worse_rel, worse_abs, rule.threshold, rule.abs_threshold):
+        if p_bad < alpha:
+            return REGRESSION, f"worse beyond {limit}, {test} < {alpha:g}"
+        return OK, f"worse beyond {limit} but not significant"
+    if _beyond(better_rel, -worse_abs, rule.threshold, rule.abs_threshold) and p_good < alpha:
+        return IMPROVED, f"better beyond {limit}, {test} < {alpha:g}"
+    return OK, f"within {limit}"
 
 
 def _gated(outcome: Outcome, rule: Rule) -> Outcome:
