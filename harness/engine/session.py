@@ -31,19 +31,6 @@ class Interrupted(BenchError):
     exit_code = 130
 
 
-def finished_keys(run_dir: Path) -> set[str]:
-    """Keys of the items that have a valid ok record file in run_dir/records (by file
-    name only: verified_keys() checks the contents against a plan)."""
-    done = set()
-    for p in sorted((run_dir / "records").glob("*.json")):
-        try:
-            if read_record(p).ok:
-                done.add(p.stem)
-        except DataError:
-            pass  # unreadable: redo it
-    return done
-
-
 def verified_keys(run_dir: Path, run_id: str, plan, log: Callable[[str], None] = log_stderr
                   ) -> set[str]:
     """The plan items whose record in run_dir/records is really theirs: ok, of this run

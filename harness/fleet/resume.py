@@ -1,7 +1,7 @@
 """`fleet run --resume OUT`: what an earlier fleet run asked (out/fleet.json) and, per
-device, its run folders and the records there that look finished by file name (`skip`;
-the coordinator checks each against its plan before sending the device what to skip), the
-last folder's run id kept so the new records land in the same folder."""
+device, its run folders (the coordinator reads the records there and checks each against
+the device's plan before telling the device what to skip: Fleet._verified), the last
+folder's run id kept so the new records land in the same folder."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ def state(out: Path) -> tuple[str, dict, dict, bool]:
     from pydantic import ValidationError
 
     from harness.engine.request import RunRequest
-    from harness.engine.session import finished_keys
     from harness.records import read_json_bounded
 
     path = out / "fleet.json"
@@ -35,9 +34,5 @@ def state(out: Path) -> tuple[str, dict, dict, bool]:
                 isinstance(n, str) and n and Path(n).name == n for n in dirs):
             raise DataError(f"fleet.json: run_dirs of {d!r} are not folder names", path=path)
         if dirs and (out / d / dirs[-1]).is_dir():
-            run_dir = out / d / dirs[-1]
-            done = set()
-            for name in dirs:
-                done |= finished_keys(out / d / name) if (out / d / name).is_dir() else set()
-            resume[d] = {"run_id": run_dir.name, "run_dirs": dirs, "skip": sorted(done)}
+            resume[d] = {"run_id": dirs[-1], "run_dirs": dirs}
     return kind, requests, resume, bool(data.get("shard"))
