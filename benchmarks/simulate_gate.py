@@ -6,7 +6,7 @@ Each trial builds two sets of run records with harness.records.make_record (6 sp
 settings: prompt 128/512 x gen 64/128/256, one record each) and runs the real
 harness.gate.compare.compare_runs on them, with the built-in rules (the gate as
 shipped) or with the old ones (`--old`-style column: no Holm correction, prefill_tps
-and e2e_ms gated). A trial is a false alarm (A/A: both sides drawn from one
+and e2e_ms gated, every repetition compared: no warm-up trimming). A trial is a false alarm (A/A: both sides drawn from one
 distribution) or a detection (decode 10% slower in every setting) when the compare's
 exit code is 1.
 
@@ -51,8 +51,9 @@ SETTINGS = [(p, g) for p in (128, 512) for g in (64, 128, 256)]
 TTFT_MS_PER_TOKEN = 0.8  # prefill: 0.8 ms per prompt token
 DECODE_MS = 6.7  # 150 tokens/s
 NEW = GateConfig()
-OLD = GateConfig(GateFile(holm=False, metrics={"prefill_tps": MetricRule(gate=True),
-                                               "e2e_ms": MetricRule(gate=True)}))
+OLD = GateConfig(GateFile(holm=False, default=MetricRule(warm_up=False),
+                          metrics={"prefill_tps": MetricRule(gate=True),
+                                   "e2e_ms": MetricRule(gate=True)}))
 _ENV: dict | None = None
 
 
