@@ -168,6 +168,26 @@ def test_head_and_join_commands(project):
         api.fleet_join_command("10.0.0.2:6379", "nope")
 
 
+def test_connect_without_address_stays_on_the_recorded_loopback_head(monkeypatch):
+    """`fleet devices` with no --address after `fleet head`: Ray's "auto" would reach
+    127.0.0.1:6379 through the host's IP and retry for ever; the recorded head is used."""
+    ray = pytest.importorskip("ray")
+    from ray._private import ray_constants, services
+
+    from harness.fleet import cluster
+
+    seen = {}
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setattr(services, "find_bootstrap_address", lambda temp_dir: "127.0.0.1:6390")
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", lambda **kw: seen.update(kw))
+    monkeypatch.setattr(cluster.os, "environ", dict(cluster.os.environ))
+    monkeypatch.setattr(ray_constants, "ENABLE_RAY_CLUSTER", ray_constants.ENABLE_RAY_CLUSTER)
+    cluster.connect()
+    assert seen["address"] == "127.0.0.1:6390"
+    assert cluster.os.environ[cluster.LOOPBACK_ENV] == "0"
+
+
 def test_cli_join_public_head_is_one_line_exit_2(project):
     r = run_cli("fleet", "join", "8.8.8.8:6379", "--device", "tiny", "--dry-run",
                 env={"PYTHONPATH": str(ROOT)})

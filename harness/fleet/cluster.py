@@ -134,7 +134,7 @@ def connect(address: str | None = None):
         return ray
     import logging
 
-    address = address or os.environ.get("RAY_ADDRESS") or "auto"
+    address = address or os.environ.get("RAY_ADDRESS") or recorded_head() or "auto"
     stay_on_loopback(address)
     try:
         ray.init(address=address,
@@ -144,6 +144,18 @@ def connect(address: str | None = None):
         raise BenchError(f"no Ray cluster to connect to ({str(e).splitlines()[0]}): start "
                          "one with `sllm-bench fleet head`, or pass --address") from None
     return ray
+
+
+def recorded_head() -> str | None:
+    """The head this machine started last (Ray's own record of it, as address="auto"
+    reads it), so a loopback head stays loopback: left to "auto", Ray connects to
+    127.0.0.1 through the host's IP, where a loopback head does not listen."""
+    from ray._private.services import find_bootstrap_address
+
+    try:
+        return find_bootstrap_address(None) or None
+    except OSError:
+        return None
 
 
 def devices() -> list[dict]:
