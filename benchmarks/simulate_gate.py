@@ -6,9 +6,9 @@ Each trial builds two sets of run records with harness.records.make_record (6 sp
 settings: prompt 128/512 x gen 64/128/256, one record each) and runs the real
 harness.gate.compare.compare_runs on them, with the built-in rules (the gate as
 shipped) or with the old ones (`--old`-style column: no Holm correction, prefill_tps
-and e2e_ms gated, every repetition compared: no warm-up trimming). A trial is a false alarm (A/A: both sides drawn from one
-distribution) or a detection (decode 10% slower in every setting) when the compare's
-exit code is 1.
+and e2e_ms gated, every repetition compared: no warm-up trimming). A trial is a false
+alarm (A/A: both sides drawn from one distribution) or a detection (decode 10% slower
+in every setting) when the compare's exit code is 1.
 
 Noise, per repetition: the time to first token and the time per decoded token are
 lognormal with the given CV, independently; an outlier repetition (a neighbour on a

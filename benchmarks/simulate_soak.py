@@ -122,7 +122,8 @@ def rows(trials: int, seed: int = 1) -> list[str]:
         n = max(50, trials // 5) if minutes > 20 else trials
         at = outcomes(n, make, minutes, BUDGET, seed)
         better = outcomes(n, make, minutes, 0.95 * BUDGET, seed + 10 ** 6)
-        out.append(f"| {label} | {minutes * 60:.0f} s, {n} trials | {rate_with_interval(at['pass'], n)} | "
+        out.append(f"| {label} | {minutes * 60:.0f} s, {n} trials | "
+                   f"{rate_with_interval(at['pass'], n)} | "
                    f"{at['not_measured'] / n:.1%} | {better['pass'] / n:.1%} | "
                    f"{at['old_pass'] / n:.1%} |")
         if at["reason"]:

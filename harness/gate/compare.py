@@ -205,17 +205,13 @@ def metric_rows(b: Record, c: Record, config, keep: int = 0) -> list[dict]:
             continue
         (sb, why_b), (sc, why_c) = gated_samples(b, name), gated_samples(c, name)
         why_b = why_b or why_not
-        sb, sc, warm_b, warm_c = without_warm_up(b, c, name, sb, sc, higher, rule, keep)
+        sb, sc, dropped, warm_note = without_warm_up(b, c, name, sb, sc, higher, rule, keep)
         outcome = compare(sb, sc, higher, rule, alpha=config.alpha,
                           confidence=config.confidence).to_dict()
         if why_b or why_c:
             outcome["reason"] = f"{outcome['reason']} ({why_c or why_b})"
-        if warm_b.dropped or warm_c.dropped:
-            drop = max(warm_b.dropped, warm_c.dropped)
-            outcome["warm_up_dropped"] = drop
-            found = "; ".join(f"{side}: {w.text()}" for side, w in
-                              (("baseline", warm_b), ("current", warm_c)) if w.dropped)
-            outcome["warm_up"] = f"first {drop} repetitions of both runs dropped, {found}"
+        if dropped:
+            outcome["warm_up_dropped"], outcome["warm_up"] = dropped, warm_note
         rows.append({**row, **outcome})
     return rows
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from harness import metrics
 from harness.gate.stats import repetitions_needed
-from harness.measure.warmup import WarmUp, warm_up
+from harness.measure.warmup import warm_up
 from harness.records import Record
 
 
@@ -31,24 +31,29 @@ def gated_samples(r: Record, name: str) -> tuple[tuple[float, ...], str | None]:
 
 
 def without_warm_up(b: Record, c: Record, name: str, sb: tuple, sc: tuple, higher: bool,
-                    rule, keep: int = 0) -> tuple[tuple, tuple, WarmUp, WarmUp]:
+                    rule, keep: int = 0) -> tuple[tuple, tuple, int, str]:
     """Both sides' samples without the leading repetitions either run spent warming up
-    (harness.measure.warmup), and what each side's test found. The same count is dropped
-    from both, so the compare still sets repetition i against repetition i: a warm-up the
-    test missed on one side would otherwise count against that side alone. Only samples
-    that are a run's repetitions in run order (one per repetition of a metric the
-    registry aggregates by median, or gated by repetition) are trimmed, and only when
-    the rule asks (warm_up, on by default) and tests them; at least `keep` remain."""
+    (harness.measure.warmup), how many were dropped, and a note saying why ("" when none
+    was). The same count is dropped from both, so the compare still sets repetition i
+    against repetition i: a warm-up the test missed on one side would otherwise count
+    against that side alone. Only samples that are a run's repetitions in run order (one
+    per repetition of a metric the registry aggregates by median, or gated by repetition)
+    are trimmed, and only when the rule asks (warm_up, on by default) and tests them; at
+    least `keep` remain."""
     entry = metrics.get(name)
     ordered = (rule.gate and rule.warm_up and rule.rule != "tolerance" and entry is not None
                and (entry.aggregate == "median" or entry.gate_by_repetition)
                and b.params.get("repetitions") == len(sb)
                and c.params.get("repetitions") == len(sc))
     if not ordered:
-        return sb, sc, WarmUp(0, len(sb)), WarmUp(0, len(sc))
-    wb, wc = warm_up(sb, higher, keep), warm_up(sc, higher, keep)
-    drop = max(wb.dropped, wc.dropped)
-    return sb[drop:], sc[drop:], wb, wc
+        return sb, sc, 0, ""
+    found = [(side, warm_up(s, higher, keep)) for side, s in (("baseline", sb),
+                                                             ("current", sc))]
+    drop = max(w.dropped for _, w in found)
+    if not drop:
+        return sb, sc, 0, ""
+    why = "; ".join(f"{side}: {w.text()}" for side, w in found if w.dropped)
+    return sb[drop:], sc[drop:], drop, f"first {drop} repetitions of both runs dropped, {why}"
 
 
 def warm_up_floor(pairs: list, config) -> int:

@@ -6,9 +6,9 @@ trend towards better: a one-sided Kendall tau between repetition index and sampl
 (scipy.stats.kendalltau: exact for small samples without ties), alternative "the
 samples get better as the run goes on". While that test gives p < alpha (0.05) and more
 than half the repetitions (and at least the caller's `keep`) would remain, the first
-repetition is dropped and the rest tested again. Without warm-up the test fires in at most alpha of runs (and then drops
-what happened to be slow at the start, which changes a median little); with it, the
-repetitions left are the warmed machine's.
+repetition is dropped and the rest tested again. Without warm-up the test fires in at
+most alpha of runs (and then drops what happened to be slow at the start, which changes
+a median little); with it, the repetitions left are the warmed machine's.
 
 The regression gate applies it to both sides of every metric whose samples are a run's
 repetitions in run order (harness.gate.compare): under warm-up drift of up to 30% in a
